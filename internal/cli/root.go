@@ -41,6 +41,11 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newProxyCmd(),
 		newManagerCmd(),
 		newVIPCmd(),
+		newStatusCmd(),
+		newSwitchoverCmd(),
+		newFailoverCmd(),
+		newAckCmd(),
+		newTopCmd(),
 	)
 	return root
 }

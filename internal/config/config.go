@@ -26,6 +26,8 @@ type Config struct {
 	Users []User `yaml:"users"`
 	// Proxy configures `vigil proxy`.
 	Proxy Proxy `yaml:"proxy"`
+	// Routing configures the proxy's read/write split, rules and causal reads.
+	Routing Routing `yaml:"routing"`
 	// Manager configures `vigil manager`.
 	Manager Manager `yaml:"manager"`
 	// VIP configures `vigil vip`.
@@ -77,6 +79,7 @@ func (c *Config) setDefaults() {
 		c.Users[i].setDefaults()
 	}
 	c.Proxy.setDefaults()
+	c.Routing.setDefaults()
 	c.Manager.setDefaults()
 	c.VIP.setDefaults()
 }
@@ -98,6 +101,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Proxy.Validate(); err != nil {
 		return fmt.Errorf("proxy: %w", err)
+	}
+	if err := c.Routing.Validate(); err != nil {
+		return fmt.Errorf("routing: %w", err)
 	}
 	if err := c.Manager.Validate(); err != nil {
 		return fmt.Errorf("manager: %w", err)

@@ -15,8 +15,6 @@ type Proxy struct {
 	// ManagerURL is the manager's HTTP API; the proxy follows its topology.
 	// Empty means standalone mode: the proxy finds the writer by polling read_only.
 	ManagerURL string `yaml:"manager_url,omitempty"`
-	// MaxReplicaLag is the largest lag a replica may have and still serve reads.
-	MaxReplicaLag time.Duration `yaml:"max_replica_lag,omitempty"`
 	// HoldTimeout is how long statements wait for a primary during a failover.
 	HoldTimeout time.Duration `yaml:"hold_timeout,omitempty"`
 }
@@ -24,9 +22,6 @@ type Proxy struct {
 func (p *Proxy) setDefaults() {
 	if p.Listen == "" {
 		p.Listen = "127.0.0.1:6033"
-	}
-	if p.MaxReplicaLag == 0 {
-		p.MaxReplicaLag = 5 * time.Second
 	}
 	if p.HoldTimeout == 0 {
 		p.HoldTimeout = 10 * time.Second
@@ -43,7 +38,7 @@ func (p *Proxy) Validate() error {
 			return fmt.Errorf("http_listen %q: want host:port", p.HTTPListen)
 		}
 	}
-	if p.MaxReplicaLag < 0 || p.HoldTimeout < 0 {
+	if p.HoldTimeout < 0 {
 		return fmt.Errorf("durations must not be negative")
 	}
 	return nil
