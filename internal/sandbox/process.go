@@ -1,0 +1,204 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// proc is a server process this Cluster started; done closes once it has
+// been reaped.
+type proc struct {
+	pid  int
+	done chan struct{}
+}
+
+// errPortInUse reports that a node's port was taken.
+type errPortInUse struct {
+	node string
+	port int
+}
+
+func (e *errPortInUse) Error() string {
+	return fmt.Sprintf("port %d (for %s) is already in use: choose another --base-port or stop what listens there", e.port, e.node)
+}
+
+// spawn starts mariadbd for n in its own process group and returns without
+// waiting for it to be ready. Its output goes to n.Dir/mariadbd.out.
+func (c *Cluster) spawn(n *Node) (*proc, error) {
+	out, err := os.OpenFile(filepath.Join(n.Dir, "mariadbd.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", n.Name, err)
+	}
+	defer out.Close()
+	args := []string{"--defaults-file=" + n.ConfigFile}
+	if os.Geteuid() == 0 {
+		args = append(args, "--user=root")
+	}
+	cmd := exec.Command(c.bins.mariadbd, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Dir = n.Dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if c.opts.KillWithParent {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", n.Name, err)
+	}
+	p := &proc{pid: cmd.Process.Pid, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// waitReady waits until n accepts connections on its unix socket (it sends
+// a handshake), the process exits, or ctx ends.
+func (c *Cluster) waitReady(ctx context.Context, n *Node, p *proc) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if handshakeOK(n.Socket) {
+			return nil
+		}
+		select {
+		case <-p.done:
+			return c.startFailure(n)
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not become ready: %w (error log %s: %s)", n.Name, ctx.Err(), n.ErrorLog, tailFile(n.ErrorLog, 3))
+		case <-tick.C:
+		}
+	}
+}
+
+// startFailure explains why n exited during start, from its error log.
+func (c *Cluster) startFailure(n *Node) error {
+	logTail := tailFile(n.ErrorLog, 4)
+	if strings.Contains(logTail, "Address already in use") || strings.Contains(logTail, "Do you already have another server running on port") {
+		return &errPortInUse{node: n.Name, port: n.Port}
+	}
+	if logTail == "" {
+		logTail = tailFile(filepath.Join(n.Dir, "mariadbd.out"), 4)
+	}
+	return fmt.Errorf("%s failed to start; tail of %s: %s", n.Name, n.ErrorLog, logTail)
+}
+
+// handshakeOK reports whether a server on the unix socket sends a MySQL
+// handshake (protocol 10) packet.
+func handshakeOK(socket string) bool {
+	conn, err := net.DialTimeout("unix", socket, time.Second)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	var buf [5]byte
+	if _, err := readFull(conn, buf[:]); err != nil {
+		return false
+	}
+	return buf[4] == 10
+}
+
+func readFull(conn net.Conn, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := conn.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// findPID returns the pid of the live process whose command line contains
+// marker (this node's --defaults-file), trying pidFile first. 0: none.
+func findPID(pidFile, marker string) int {
+	if data, err := os.ReadFile(pidFile); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && isOurs(pid, marker) {
+			return pid
+		}
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err == nil && isOurs(pid, marker) {
+			return pid
+		}
+	}
+	return 0
+}
+
+// isOurs reports whether pid is alive (not a zombie) and its command line
+// contains marker.
+func isOurs(pid int, marker string) bool {
+	if pid <= 0 {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !bytes.Contains(cmdline, []byte(marker)) {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+		return false
+	}
+	return true
+}
+
+// waitGone waits until pid no longer runs marker, or timeout.
+func waitGone(pid int, marker string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if !isOurs(pid, marker) {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return !isOurs(pid, marker)
+}
+
+// portFree reports whether 127.0.0.1:port can be bound now.
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// freePorts returns n distinct ports the kernel hands out as free now.
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("pick a free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+var errNotRunning = errors.New("not running")

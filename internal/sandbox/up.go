@@ -1,0 +1,252 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"vigil/internal/config"
+)
+
+// Up creates the cluster in opts.Dir, or reopens it if it exists, and starts
+// every server that is not running. A directory left by an interrupted
+// first Up is cleaned and created afresh. On error nothing Up started is
+// left running.
+func Up(ctx context.Context, opts Options) (*Cluster, error) {
+	opts.setDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox dir: %w", err)
+	}
+	opts.Dir = dir
+	if st, err := readState(dir); err == nil && st.Bootstrapped {
+		c := newCluster(dir, opts, st)
+		if err := c.StartAll(ctx); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	return create(ctx, opts)
+}
+
+// create makes a fresh cluster: template copy, my.cnf, start, accounts,
+// replication. The state file is written first (Bootstrapped=false) so an
+// interrupted create can be cleaned up by the next Up or by Destroy.
+func create(ctx context.Context, opts Options) (*Cluster, error) {
+	if err := ensureWritable(opts.Dir); err != nil {
+		return nil, err
+	}
+	if old, err := readState(opts.Dir); err == nil {
+		opts.Logger.Info("cleaning up an interrupted sandbox creation", "dir", opts.Dir)
+		_ = newCluster(opts.Dir, opts, old).Close()
+	}
+	bins, err := findBinaries(ctx, opts.LookPath)
+	if err != nil {
+		return nil, err
+	}
+	tpl, err := templateDir(ctx, bins, opts.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := newState(opts)
+	if err != nil {
+		return nil, err
+	}
+	c := newCluster(opts.Dir, opts, st)
+	c.bins = bins
+	if err := c.createAndStart(ctx, tpl); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) createAndStart(ctx context.Context, tpl string) error {
+	if err := writeState(c.Dir, c.st); err != nil {
+		return err
+	}
+	if err := c.eachNode(func(n *Node) error { return c.createNode(ctx, n, tpl) }); err != nil {
+		return err
+	}
+	if err := c.bootstrap(ctx); err != nil {
+		return err
+	}
+	c.st.Bootstrapped = true
+	if err := writeState(c.Dir, c.st); err != nil {
+		return err
+	}
+	return c.afterStart(ctx)
+}
+
+// createNode copies the template datadir, writes my.cnf and starts the
+// server. With automatically picked ports, a port taken in the meantime is
+// replaced by another free one (up to three times).
+func (c *Cluster) createNode(ctx context.Context, n *Node, tpl string) error {
+	if err := os.RemoveAll(n.Dir); err != nil {
+		return fmt.Errorf("clean %s: %w", n.Dir, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(n.Socket), 0o700); err != nil {
+		return fmt.Errorf("create socket dir: %w", err)
+	}
+	if err := copyTree(tpl, n.DataDir); err != nil {
+		return fmt.Errorf("copy template datadir to %s: %w", n.DataDir, err)
+	}
+	for attempt := 0; ; attempt++ {
+		if err := os.WriteFile(n.ConfigFile, []byte(n.myCnf(c.st.SemiSync)), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", n.ConfigFile, err)
+		}
+		err := c.startNode(ctx, n)
+		var inUse *errPortInUse
+		if !errors.As(err, &inUse) || c.opts.BasePort != 0 || attempt == 3 {
+			return err
+		}
+		if err := c.repickPort(n); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *Cluster) repickPort(n *Node) error {
+	ports, err := freePorts(1)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := n.ServerID - 1
+	c.st.Ports[i] = ports[0]
+	*n = *newNode(c.Dir, n.ServerID, ports[0])
+	return writeState(c.Dir, c.st)
+}
+
+func ensureWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("sandbox dir %s is not writable: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".probe")
+	if err != nil {
+		return fmt.Errorf("sandbox dir %s is not writable: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+func newState(opts Options) (*state, error) {
+	n := opts.Replicas + 1
+	var ports []int
+	if opts.BasePort == 0 {
+		var err error
+		if ports, err = freePorts(n); err != nil {
+			return nil, err
+		}
+	} else {
+		for i := range n {
+			p := opts.BasePort + i
+			if !portFree(p) {
+				return nil, &errPortInUse{node: fmt.Sprintf("db%d", i+1), port: p}
+			}
+			ports = append(ports, p)
+		}
+	}
+	return &state{
+		Replicas:    opts.Replicas,
+		SemiSync:    opts.SemiSync,
+		Ports:       ports,
+		App:         config.Credentials{User: opts.AppUser, Password: opts.AppPassword},
+		Admin:       config.Credentials{User: "vigil_admin", Password: password()},
+		Replication: config.Credentials{User: "vigil_repl", Password: password()},
+	}, nil
+}
+
+func password() string { return rand.Text()[:20] }
+
+// StartAll starts every server that is not running and waits until all
+// accept connections.
+func (c *Cluster) StartAll(ctx context.Context) error {
+	if err := c.eachNode(func(n *Node) error { return c.Start(ctx, n.Name) }); err != nil {
+		return err
+	}
+	return c.afterStart(ctx)
+}
+
+// afterStart applies runtime settings: PrimaryWritable opens db1 for writes.
+func (c *Cluster) afterStart(ctx context.Context) error {
+	if !c.opts.PrimaryWritable {
+		return nil
+	}
+	return c.exec(ctx, "db1", "SET GLOBAL read_only=OFF")
+}
+
+// Start starts the named server if it is not running and waits until it
+// accepts connections (bounded by ctx and 60 s). A server that exits during
+// start gives an error with the tail of its error log.
+func (c *Cluster) Start(ctx context.Context, name string) error {
+	n := c.Node(name)
+	if n == nil {
+		return fmt.Errorf("start %s: no such server", name)
+	}
+	if c.PID(name) != 0 {
+		return nil
+	}
+	if !portFree(n.Port) {
+		return &errPortInUse{node: n.Name, port: n.Port}
+	}
+	return c.startNode(ctx, n)
+}
+
+func (c *Cluster) startNode(ctx context.Context, n *Node) error {
+	if err := c.ensureBinaries(ctx); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(n.Socket), 0o700); err != nil {
+		return fmt.Errorf("create socket dir: %w", err)
+	}
+	p, err := c.spawn(n)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.procs[n.Name] = p
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := c.waitReady(ctx, n, p); err != nil {
+		_ = c.Kill(n.Name)
+		return err
+	}
+	return nil
+}
+
+func (c *Cluster) ensureBinaries(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bins.mariadbd != "" {
+		return nil
+	}
+	b, err := findBinaries(ctx, c.opts.LookPath)
+	if err != nil {
+		return err
+	}
+	c.bins = b
+	return nil
+}
+
+// eachNode runs fn for every node in parallel and joins the errors.
+func (c *Cluster) eachNode(fn func(n *Node) error) error {
+	errs := make([]error, len(c.nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = fn(n) }()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
