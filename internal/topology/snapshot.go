@@ -7,6 +7,36 @@
 // runs); its Version changes on every publication. Proxies send writes only
 // to Snapshot.Primary of the newest epoch they have seen, and hold writes
 // while Primary is empty.
+//
+// # Sources of snapshots
+//
+// Three things implement Source:
+//
+//   - Publisher: the in-process holder the manager publishes into.
+//   - Remote: a proxy's view of a manager. topology.NewRemote(url, log) then
+//     Run(ctx) long-polls GET {url}/api/v1/topology?after=<version>&wait=<dur>
+//     (served by Handler), reconnects with backoff, and keeps the last
+//     snapshot while the manager is unreachable.
+//   - Standalone: no manager. NewStandalone(mon, log) follows a Monitor and
+//     names as primary the one reachable, non-replicating server with
+//     read_only=OFF (none if zero or several); the epoch moves when that
+//     changes.
+//
+// # Monitor
+//
+// Monitor probes every server on its own kept-open connection (go-sql-driver
+// with connect and read timeouts) every Interval: read_only, replication IO
+// and SQL threads with their last errors, gtid_binlog_pos, gtid_slave_pos,
+// gtid_current_pos, the received position (Gtid_IO_Pos), Seconds_Behind_Master
+// and heartbeats, semi-sync state. Observe returns the newest Probe per
+// server; ProbeNow asks for an immediate probe (the manager re-probes the
+// replicas as soon as the primary fails one). Typical proxy wiring:
+//
+//	mon, _ := topology.NewMonitor(topology.MonitorConfigFrom(cfg), log)
+//	src := topology.NewStandalone(mon, log)
+//	go mon.Run(ctx); go src.Run(ctx) // src is the proxy's topology.Source
+//
+// GTIDPos parses and compares MariaDB GTID positions.
 package topology
 
 import "time"

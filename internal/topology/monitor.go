@@ -1,0 +1,232 @@
+package topology
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"vigil/internal/config"
+)
+
+// Server is one server the monitor probes.
+type Server struct {
+	Name    string
+	Address string
+	Weight  int
+}
+
+// MonitorConfig configures a Monitor.
+type MonitorConfig struct {
+	// Servers are probed concurrently, each on its own connection.
+	Servers []Server
+	// User and Password are the admin account used to probe.
+	User     string
+	Password string
+	// Interval is the time between two probes of one server (default 500ms).
+	Interval time.Duration
+	// ConnectTimeout bounds dialing a server (default 1s).
+	ConnectTimeout time.Duration
+	// ReadTimeout bounds each probe query (default 1s).
+	ReadTimeout time.Duration
+}
+
+// MonitorConfigFrom builds the monitor configuration from the shared file.
+func MonitorConfigFrom(cfg *config.Config) MonitorConfig {
+	mc := MonitorConfig{
+		User:           cfg.Accounts.Admin.User,
+		Password:       cfg.Accounts.Admin.Password,
+		Interval:       cfg.Manager.ProbeInterval,
+		ConnectTimeout: cfg.Manager.ConnectTimeout,
+		ReadTimeout:    cfg.Manager.ReadTimeout,
+	}
+	for _, s := range cfg.Cluster.Servers {
+		mc.Servers = append(mc.Servers, Server{Name: s.Name, Address: s.Address, Weight: s.Weight})
+	}
+	return mc
+}
+
+func (c *MonitorConfig) setDefaults() {
+	if c.Interval == 0 {
+		c.Interval = 500 * time.Millisecond
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = time.Second
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = time.Second
+	}
+}
+
+// Validate checks the configuration.
+func (c *MonitorConfig) Validate() error {
+	if len(c.Servers) == 0 {
+		return errors.New("monitor: no servers")
+	}
+	if c.Interval <= 0 || c.ConnectTimeout <= 0 || c.ReadTimeout <= 0 {
+		return errors.New("monitor: interval and timeouts must be positive")
+	}
+	return nil
+}
+
+// DSN returns a go-sql-driver DSN for addr with the given credentials and
+// timeouts (read and write timeouts are both rt).
+func DSN(user, password, addr string, connect, rt time.Duration) string {
+	c := mysql.NewConfig()
+	c.User, c.Passwd, c.Net, c.Addr = user, password, "tcp", addr
+	c.Timeout, c.ReadTimeout, c.WriteTimeout = connect, rt, rt
+	c.InterpolateParams = true
+	return c.FormatDSN()
+}
+
+// Observation is the latest probe of every server.
+type Observation struct {
+	// Seq increases with every probe result.
+	Seq uint64
+	// Probes maps server name to its latest probe; servers not probed yet
+	// are absent.
+	Probes map[string]Probe
+}
+
+// Monitor probes every server at a fixed interval, each on its own kept-open
+// connection with tight timeouts, and keeps the newest result per server.
+// Both the manager and the proxy's standalone mode use it. Run owns every
+// goroutine; Observe and ProbeNow are safe from any goroutine.
+type Monitor struct {
+	cfg    MonitorConfig
+	log    *slog.Logger
+	kick   map[string]chan struct{}
+	mu     sync.Mutex
+	obs    Observation
+	change chan struct{}
+}
+
+// NewMonitor returns a monitor; call Run to start probing.
+func NewMonitor(cfg MonitorConfig, log *slog.Logger) (*Monitor, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Monitor{cfg: cfg, log: log, kick: map[string]chan struct{}{},
+		obs: Observation{Probes: map[string]Probe{}}, change: make(chan struct{})}
+	for _, s := range cfg.Servers {
+		m.kick[s.Name] = make(chan struct{}, 1)
+	}
+	return m, nil
+}
+
+// Config returns the monitor's configuration with defaults applied.
+func (m *Monitor) Config() MonitorConfig { return m.cfg }
+
+// Observe returns the newest observation (shared and immutable: do not
+// modify its map) and a channel closed when a newer one exists.
+func (m *Monitor) Observe() (Observation, <-chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.obs, m.change
+}
+
+// ProbeNow asks for an immediate probe of the named servers (all when none
+// are named) without waiting for it.
+func (m *Monitor) ProbeNow(names ...string) {
+	if len(names) == 0 {
+		for n := range m.kick {
+			names = append(names, n)
+		}
+	}
+	for _, n := range names {
+		if ch, ok := m.kick[n]; ok {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// Run probes until ctx ends; it returns nil on cancellation.
+func (m *Monitor) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, s := range m.cfg.Servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.runServer(ctx, s)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (m *Monitor) runServer(ctx context.Context, s Server) {
+	db, err := sql.Open("mysql", DSN(m.cfg.User, m.cfg.Password, s.Address, m.cfg.ConnectTimeout, m.cfg.ReadTimeout))
+	if err != nil { // only on a malformed DSN
+		m.log.Error("cannot open probe connection", "server", s.Name, "err", err)
+		return
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	t := time.NewTicker(m.cfg.Interval)
+	defer t.Stop()
+	prev := Probe{}
+	for {
+		prev = m.probeOnce(ctx, db, s, prev)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-m.kick[s.Name]:
+		}
+	}
+}
+
+func (m *Monitor) probeOnce(ctx context.Context, db *sql.DB, s Server, prev Probe) Probe {
+	p := Probe{Name: s.Name, Address: s.Address, At: time.Now(), LastOK: prev.LastOK}
+	pctx, cancel := context.WithTimeout(ctx, m.cfg.ConnectTimeout+m.cfg.ReadTimeout)
+	err := ProbeServer(pctx, db, &p)
+	cancel()
+	if ctx.Err() != nil {
+		return prev
+	}
+	p.Took = time.Since(p.At)
+	if err != nil {
+		p = Probe{Name: s.Name, Address: s.Address, At: p.At, Took: p.Took, LastOK: prev.LastOK,
+			Err: err.Error(), Failures: prev.Failures + 1}
+		if p.Failures == 1 {
+			m.log.Warn("server probe failed", "server", s.Name, "addr", s.Address, "err", err)
+		}
+	} else {
+		p.LastOK = p.At
+		if prev.Failures > 0 {
+			m.log.Info("server answers probes again", "server", s.Name, "failed_probes", prev.Failures)
+		}
+	}
+	m.store(p)
+	return p
+}
+
+func (m *Monitor) store(p Probe) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	probes := maps.Clone(m.obs.Probes)
+	probes[p.Name] = p
+	m.obs = Observation{Seq: m.obs.Seq + 1, Probes: probes}
+	close(m.change)
+	m.change = make(chan struct{})
+}
+
+// String describes the probe briefly for logs.
+func (p Probe) String() string {
+	if !p.OK() {
+		return fmt.Sprintf("%s down (%d failures): %s", p.Name, p.Failures, p.Err)
+	}
+	return fmt.Sprintf("%s up read_only=%v gtid=%s", p.Name, p.ReadOnly, p.GTIDCurrentPos)
+}
