@@ -84,6 +84,7 @@ func (c *Cluster) accountsSQL() []string {
 		fmt.Sprintf("CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s'", repl.User, repl.Password),
 		fmt.Sprintf("GRANT REPLICATION SLAVE ON *.* TO '%s'@'127.0.0.1'", repl.User),
 		"ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket",
+		fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", c.st.Database),
 	)
 	if c.st.SemiSync {
 		q = append(q, "SET GLOBAL rpl_semi_sync_master_enabled=ON")

@@ -75,6 +75,9 @@ func (c *Cluster) Node(name string) *Node {
 // SemiSync reports whether the cluster was created with semi-sync replication.
 func (c *Cluster) SemiSync() bool { return c.st.SemiSync }
 
+// Database is the application database created at bootstrap.
+func (c *Cluster) Database() string { return c.st.Database }
+
 // Credentials of the three accounts every server has.
 func (c *Cluster) App() config.Credentials         { return c.st.App }
 func (c *Cluster) Admin() config.Credentials       { return c.st.Admin }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"strings"
 )
 
 // Options describe a sandbox cluster to create (or reopen).
@@ -19,6 +20,8 @@ type Options struct {
 	SemiSync bool
 	// AppUser and AppPassword are the application account (default moodle/moodle).
 	AppUser, AppPassword string
+	// Database is created at bootstrap (utf8mb4_unicode_ci; default moodle).
+	Database string
 	// PrimaryWritable sets read_only=OFF on db1 at runtime once it is up; for
 	// tests that run without a manager. Every server's my.cnf keeps read_only=ON.
 	PrimaryWritable bool
@@ -46,6 +49,9 @@ func (o *Options) setDefaults() {
 	if o.AppPassword == "" {
 		o.AppPassword = "moodle"
 	}
+	if o.Database == "" {
+		o.Database = "moodle"
+	}
 	if o.LookPath == nil {
 		o.LookPath = lookPath
 	}
@@ -61,6 +67,11 @@ func (o *Options) Validate() error {
 	}
 	if o.Replicas < 0 || o.Replicas > 9 {
 		return fmt.Errorf("replicas %d: want 0..9", o.Replicas)
+	}
+	for what, v := range map[string]string{"app user": o.AppUser, "app password": o.AppPassword, "database": o.Database} {
+		if strings.ContainsAny(v, "'\"\\`\x00") {
+			return fmt.Errorf("%s %q: quotes, backslashes and NUL are not allowed", what, v)
+		}
 	}
 	if o.BasePort < 0 || o.BasePort+o.Replicas > 65535 {
 		return fmt.Errorf("base port %d: want 1..%d, or 0 for free ports", o.BasePort, 65535-o.Replicas)

@@ -120,9 +120,9 @@ func readFull(conn net.Conn, b []byte) (int, error) {
 
 // findPID returns the pid of the live process whose command line contains
 // marker (this node's --defaults-file), trying pidFile first. 0: none.
-func findPID(pidFile, marker string) int {
+func findPID(pidFile string, markers ...string) int {
 	if data, err := os.ReadFile(pidFile); err == nil {
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && isOurs(pid, marker) {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && isOurs(pid, markers...) {
 			return pid
 		}
 	}
@@ -132,7 +132,7 @@ func findPID(pidFile, marker string) int {
 	}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err == nil && isOurs(pid, marker) {
+		if err == nil && isOurs(pid, markers...) {
 			return pid
 		}
 	}
@@ -140,14 +140,20 @@ func findPID(pidFile, marker string) int {
 }
 
 // isOurs reports whether pid is alive (not a zombie) and its command line
-// contains marker.
-func isOurs(pid int, marker string) bool {
+// (NUL-separated arguments) contains every marker.
+func isOurs(pid int, markers ...string) bool {
 	if pid <= 0 {
 		return false
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !bytes.Contains(cmdline, []byte(marker)) {
+	if err != nil {
 		return false
+	}
+	cmdline = append(cmdline, 0)
+	for _, m := range markers {
+		if !bytes.Contains(cmdline, []byte(m)) {
+			return false
+		}
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {

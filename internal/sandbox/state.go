@@ -18,6 +18,7 @@ type state struct {
 	SemiSync     bool               `json:"semisync"`
 	Bootstrapped bool               `json:"bootstrapped"`
 	Ports        []int              `json:"ports"`
+	Database     string             `json:"database"`
 	App          config.Credentials `json:"app"`
 	Admin        config.Credentials `json:"admin"`
 	Replication  config.Credentials `json:"replication"`

@@ -160,6 +160,7 @@ func newState(opts Options) (*state, error) {
 		Replicas:    opts.Replicas,
 		SemiSync:    opts.SemiSync,
 		Ports:       ports,
+		Database:    opts.Database,
 		App:         config.Credentials{User: opts.AppUser, Password: opts.AppPassword},
 		Admin:       config.Credentials{User: "vigil_admin", Password: password()},
 		Replication: config.Credentials{User: "vigil_repl", Password: password()},
