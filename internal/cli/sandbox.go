@@ -125,4 +125,3 @@ func sandboxDo(cmd *cobra.Command, dir, action, name string) error {
 		return c.Kill(name)
 	}
 }
-
