@@ -40,7 +40,6 @@ func TestAdvertRoundTrip(t *testing.T) {
 	}
 }
 
-
 func TestParseKeepalivedCapture(t *testing.T) {
 	b, err := hex.DecodeString(capturedKeepalived)
 	if err != nil {
