@@ -1,0 +1,118 @@
+// Package router decides where each statement of a proxied MySQL/MariaDB
+// session runs: on the primary or on a replica. It is pure policy: it never
+// touches a socket. The proxy (internal/proxy) owns connections and packets
+// and calls this package on its hot path.
+//
+// # Objects
+//
+//   - Classify(sql) Statement: a zero-allocation lexer (no SQL parse) that
+//     reads the leading keyword(s) after comments, hints (/* vigil:primary */,
+//     /* vigil:replica */), locking clauses, side-effecting functions, user
+//     variables, temporary tables, session settings and multi-statements.
+//     Strings, quoted identifiers and comments never fool it; /*! ... */ and
+//     /*M! ... */ executable comments are read as code.
+//   - Router: one per proxy. Built by New(Config, Registerer); holds the
+//     policy (users' default routes, query rules, causal-read mode), the
+//     replica balancer (outstanding statements per replica), the digest
+//     Stats table and the proxy-wide GTID high-water mark. Reload swaps the
+//     policy atomically (the proxy calls it on SIGHUP). Safe for concurrent
+//     use.
+//   - Session: one per client connection, from Router.NewSession. It keeps
+//     the transaction state (from server status flags), pins (named locks,
+//     temporary tables, LOCK TABLES, HANDLER, text-protocol PREPARE), the
+//     last backend used and the GTID of the session's last write. NOT safe
+//     for concurrent use: call it only from the goroutine that serves the
+//     client connection.
+//
+// # How the proxy calls it
+//
+// For every COM_QUERY (and every COM_STMT_EXECUTE, see below):
+//
+//	st := router.Classify(sql)              // sql: the statement text
+//	snap, _ := topologySource.Current()     // newest topology snapshot
+//	d := sess.Route(st, sql, snap)
+//	switch d.Target {
+//	case router.TargetReject:
+//	    send an ERR packet (code router.ErrRejected, state "HY000", d.Message);
+//	    sess.Observe(router.Result{Target: router.TargetReject, Err: true})
+//	case router.TargetPrimary:
+//	    run on the session's primary connection (d.Backend is snap.Primary;
+//	    empty means there is no primary now: hold as during a failover)
+//	case router.TargetReplica:
+//	    run on the session's connection to replica d.Backend (open it if
+//	    needed, replaying the session commands first). If d.WaitGTID != "",
+//	    first run d.WaitSQL(flavor) on that connection; its single value
+//	    is 0 when the replica has applied the GTID. Any other value, NULL or
+//	    an error: run the statement on the primary instead.
+//	}
+//	... relay the result ...
+//	sess.Observe(router.Result{Target: where it really ran, Backend: node
+//	    name, Status: status flags of the last OK/EOF, StatusKnown: true,
+//	    LastGTID: last_gtid from the OK packet's session-state info,
+//	    InsertID, Rows, Err, ErrCode, Duration})
+//
+// Observe must be called exactly once after every Route (also for rejects
+// and failed statements): it updates transaction state, pins and the causal
+// GTID, releases the replica's outstanding count, and records the digest
+// statistics. Route and Observe strictly alternate.
+//
+// d.Replay is true for session commands (SET NAMES, SET [SESSION] var, USE,
+// SET SESSION TRANSACTION ..., SET ROLE): the statement runs on the primary;
+// if it succeeds the proxy appends its text to the session's history and
+// replays the history, in order, on every other backend connection of the
+// session before that connection's next statement (and on any new one).
+// For COM_INIT_DB the proxy does the same and calls sess.SetSchema(name).
+// For COM_CHANGE_USER / COM_RESET_CONNECTION it calls sess.Reset(user,
+// schema) and clears its history.
+//
+// Prepared statements (binary protocol): at COM_STMT_PREPARE the proxy
+// classifies the text once, keeps the Statement with the statement id and
+// prepares it on the primary. At COM_STMT_EXECUTE it calls
+// sess.Route(stored, text, snap); when the target is a replica on which the
+// statement is not prepared yet, it prepares it there first (lazily, once
+// per connection). A read-only prepared statement thus runs on replicas.
+// COM_STMT_FETCH goes to the backend of its execute. If the proxy cannot
+// honour that (for example long data was already sent to the primary), it
+// sets st.Flags |= FlagHintPrimary on the stored statement before Route.
+// Other commands (COM_PING, COM_FIELD_LIST, COM_STATISTICS ...) go to the
+// primary without Route.
+//
+// The proxy must make the primary report the GTID of each write: advertise
+// CLIENT_SESSION_TRACK to the backend and run
+// SET session_track_system_variables = CONCAT(@@session_track_system_variables, ',last_gtid')
+// (MariaDB) or SET session_track_gtids = OWN_GTID (MySQL) on every primary
+// connection. If a write's OK packet carries no GTID, the session reads from
+// the primary for Config.UnknownGTIDWindow after it.
+//
+// Session.Pins reports session state that lives on one backend connection
+// (locks, temporary tables, user variables, LOCK TABLES, HANDLER, PREPARE):
+// while it is non-zero the proxy must not swap the session's primary
+// connection silently (after a failover such a session gets an error).
+//
+// # Routing rules (in order)
+//
+//  1. A reject rule that matches: TargetReject.
+//  2. Inside a transaction (server status IN_TRANS, or autocommit off), or
+//     the session has LOCK TABLES active, or a multi-statement that changed
+//     session state: the primary.
+//  3. Statements that must run where the previous one ran (FOUND_ROWS(),
+//     ROW_COUNT(), SHOW WARNINGS/ERRORS, @@warning_count, @@error_count):
+//     the previous backend.
+//  4. /* vigil:primary */ hint, a rule routing to the primary, or user
+//     default_route "primary": the primary.
+//  5. Anything that is not a plain read (writes, DDL, unknown statements,
+//     locking reads, lock and sequence functions, user variables,
+//     LAST_INSERT_ID(), transaction control, LOCK/UNLOCK, HANDLER, XA, CALL,
+//     PREPARE/EXECUTE, SET, USE, multi-statements): the primary.
+//  6. A read while the session holds temporary tables: the primary (unless a
+//     replica hint, rule or user route says otherwise).
+//  7. Otherwise a replica: healthy (Up, role replica, not the primary), Lag
+//     known and <= MaxReplicaLag; the session's current replica is kept
+//     while it fits; otherwise the fitting replica with the fewest
+//     outstanding statements per weight. Causal reads (unless a replica
+//     hint, rule or user route "replica" applies): only a replica whose
+//     GTIDCurrent includes the session's last write GTID (global mode: the
+//     highest GTID written through this proxy); if none does, wait on one
+//     (CausalWait > 0) or read from the primary. With no fitting replica:
+//     the primary (Fallback "primary") or reject (Fallback "fail").
+package router

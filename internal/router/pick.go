@@ -1,0 +1,134 @@
+package router
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"vigil/internal/topology"
+)
+
+// balancer spreads reads over replicas: it counts outstanding statements
+// per replica and caches each snapshot's parsed replica list. Safe for
+// concurrent use.
+type balancer struct {
+	mu     sync.Mutex
+	counts map[string]*atomic.Int64
+	cache  atomic.Pointer[snapCache]
+	rr     atomic.Uint64
+}
+
+// snapCache is one snapshot's replicas, with GTID positions parsed once.
+type snapCache struct {
+	snap   *topology.Snapshot
+	flavor string
+	cands  []candidate
+}
+
+type candidate struct {
+	name    string
+	primary bool
+	usable  bool // Up, role replica
+	lag     time.Duration
+	weight  int64
+	pos     Position
+	count   *atomic.Int64
+}
+
+func newBalancer() *balancer {
+	return &balancer{counts: map[string]*atomic.Int64{}}
+}
+
+func (b *balancer) counter(name string) *atomic.Int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, ok := b.counts[name]
+	if !ok {
+		c = new(atomic.Int64)
+		b.counts[name] = c
+	}
+	return c
+}
+
+func (b *balancer) acquire(name string) { b.counter(name).Add(1) }
+func (b *balancer) release(name string) { b.counter(name).Add(-1) }
+
+// Outstanding returns the number of statements in flight on a replica.
+func (r *Router) Outstanding(name string) int64 { return r.bal.counter(name).Load() }
+
+// candidates returns the parsed replica list of snap.
+func (b *balancer) candidates(snap *topology.Snapshot, flavor string) []candidate {
+	if c := b.cache.Load(); c != nil && c.snap == snap && c.flavor == flavor {
+		return c.cands
+	}
+	c := &snapCache{snap: snap, flavor: flavor}
+	for _, n := range snap.Nodes {
+		pos, _ := ParsePosition(flavor, n.GTIDCurrent) // unparsable: covers nothing
+		w := int64(n.Weight)
+		if w <= 0 {
+			w = 1
+		}
+		c.cands = append(c.cands, candidate{
+			name:    n.Name,
+			primary: n.Name == snap.Primary,
+			usable:  n.Up && n.Role == topology.RoleReplica,
+			lag:     n.Lag,
+			weight:  w,
+			pos:     pos,
+			count:   b.counter(n.Name),
+		})
+	}
+	b.cache.Store(c)
+	return c.cands
+}
+
+// pick chooses a replica for a read. prefer (the session's current
+// replica) is kept while it fits. With a non-empty need, replicas whose
+// position covers it come first; covered says whether the chosen one does.
+// ok is false when no replica fits at all.
+func (b *balancer) pick(snap *topology.Snapshot, cfg *Config, prefer string, need Position) (name string, covered, ok bool) {
+	if snap == nil {
+		return "", false, false
+	}
+	cands := b.candidates(snap, flavorOf(cfg))
+	fits := func(c *candidate) bool {
+		return c.usable && !c.primary && c.lag >= 0 && c.lag <= cfg.MaxReplicaLag
+	}
+	var best, bestCovered *candidate
+	start := int(b.rr.Add(1) % uint64(max(len(cands), 1)))
+	for k := range cands {
+		c := &cands[(start+k)%len(cands)]
+		if !fits(c) {
+			continue
+		}
+		cov := need.IsZero() || c.pos.Covers(need)
+		if c.name == prefer && cov {
+			return c.name, true, true
+		}
+		if best == nil || less(c, best) {
+			best = c
+		}
+		if cov && (bestCovered == nil || less(c, bestCovered)) {
+			bestCovered = c
+		}
+	}
+	switch {
+	case bestCovered != nil:
+		return bestCovered.name, true, true
+	case best != nil:
+		if best.name != prefer {
+			for k := range cands {
+				if cands[k].name == prefer && fits(&cands[k]) {
+					return prefer, false, true
+				}
+			}
+		}
+		return best.name, false, true
+	}
+	return "", false, false
+}
+
+// less orders replicas by outstanding statements per weight.
+func less(a, b *candidate) bool {
+	return (a.count.Load()+1)*b.weight < (b.count.Load()+1)*a.weight
+}

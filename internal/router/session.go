@@ -1,0 +1,333 @@
+package router
+
+import (
+	"time"
+
+	"vigil/internal/topology"
+)
+
+// Pins are kinds of session state that live on the session's primary
+// connection. While any is set the proxy must not replace that connection
+// silently.
+type Pins uint8
+
+// Pin kinds.
+const (
+	PinLocks      Pins = 1 << iota // named locks (GET_LOCK) may be held
+	PinTempTables                  // temporary tables exist
+	PinUserVars                    // user variables were set
+	PinLockTables                  // LOCK TABLES is active
+	PinHandler                     // HANDLER was used
+	PinPrepared                    // text-protocol PREPARE was used
+	PinMulti                       // a multi-statement changed session state
+)
+
+// Session is the routing state of one client connection. It is not safe
+// for concurrent use: Route and Observe are called, alternately, by the
+// goroutine that serves the client.
+type Session struct {
+	r      *Router
+	user   string
+	schema string
+
+	inTx       bool
+	autocommit bool
+	lockTables bool
+	multiPin   bool
+	handler    bool
+	prepared   bool
+	userVars   bool
+	locks      int
+	temps      map[string]struct{}
+
+	last        Target
+	lastBackend string
+	replica     string // current replica, kept while it fits
+
+	need         Position  // GTID of the session's last write
+	needText     string    // need.String(), built once per write
+	confirmed    string    // replica known to have applied need
+	unknownWrite time.Time // last write whose GTID was not reported
+
+	cur     pending
+	normBuf []byte
+}
+
+// pending is what Route leaves for Observe.
+type pending struct {
+	st      Statement
+	d       Decision
+	digest  uint64
+	names   []string // tables of CREATE TEMPORARY / DROP TABLE
+	routed  bool
+	started time.Time
+}
+
+// SetSchema records the session's current schema (after USE or
+// COM_INIT_DB succeeded); query rules match on it.
+func (s *Session) SetSchema(schema string) { s.schema = schema }
+
+// Schema returns the session's current schema as last set.
+func (s *Session) Schema() string { return s.schema }
+
+// User returns the session's user.
+func (s *Session) User() string { return s.user }
+
+// Reset forgets all session state (COM_CHANGE_USER, COM_RESET_CONNECTION).
+func (s *Session) Reset(user, schema string) {
+	*s = Session{r: s.r, user: user, schema: schema, autocommit: true, normBuf: s.normBuf[:0]}
+}
+
+// Pins reports the session state held on the primary connection.
+func (s *Session) Pins() Pins {
+	var p Pins
+	if s.locks > 0 {
+		p |= PinLocks
+	}
+	if len(s.temps) > 0 {
+		p |= PinTempTables
+	}
+	if s.userVars {
+		p |= PinUserVars
+	}
+	if s.lockTables {
+		p |= PinLockTables
+	}
+	if s.handler {
+		p |= PinHandler
+	}
+	if s.prepared {
+		p |= PinPrepared
+	}
+	if s.multiPin {
+		p |= PinMulti
+	}
+	return p
+}
+
+// InTransaction reports whether the last status flags showed an open
+// transaction or autocommit off.
+func (s *Session) InTransaction() bool { return s.inTx || !s.autocommit }
+
+// Route decides where st (the classification of sql) runs, given the
+// newest topology snapshot (nil: no topology yet, everything goes to the
+// primary). It must be followed by exactly one Observe.
+func (s *Session) Route(st Statement, sql []byte, snap *topology.Snapshot) Decision {
+	cfg := s.r.cfg.Load()
+	var norm []byte
+	norm, s.cur.digest = normalizeInto(s.normBuf[:0], sql)
+	s.normBuf = norm
+	s.cur = pending{st: st, digest: s.cur.digest, routed: true, started: time.Now()}
+	if st.Kind == KindCreateTemp || st.Kind == KindDropTable {
+		s.cur.names = tableNames(sql)
+	}
+	d := s.decide(cfg, st, sql, norm, snap)
+	if d.Target == TargetPrimary && snap != nil {
+		d.Backend = snap.Primary
+	}
+	if d.Target == TargetPrimary {
+		d.Replay = st.Flags&FlagSessionCmd != 0 && st.Flags&FlagMulti == 0
+	}
+	if d.Target == TargetReplica {
+		s.r.bal.acquire(d.Backend)
+	}
+	s.cur.d = d
+	return d
+}
+
+// decide applies the routing rules in order (see the package doc).
+func (s *Session) decide(cfg *Config, st Statement, sql, norm []byte, snap *topology.Snapshot) Decision {
+	rule, ruleName, rej := s.matchRules(cfg, sql, norm)
+	if rej != nil {
+		return *rej
+	}
+	primary := func(r Reason) Decision { return Decision{Target: TargetPrimary, Reason: r, Rule: ruleName} }
+	switch {
+	case s.inTx || !s.autocommit:
+		return primary(ReasonTransaction)
+	case s.lockTables || s.multiPin:
+		return primary(ReasonPinned)
+	case st.Flags&FlagSameAsLast != 0:
+		if s.last == TargetReplica && s.lastBackend != "" {
+			return Decision{Target: TargetReplica, Backend: s.lastBackend, Reason: ReasonSameAsLast}
+		}
+		return primary(ReasonSameAsLast)
+	case st.Flags&FlagHintPrimary != 0:
+		return primary(ReasonHint)
+	case rule == RoutePrimary:
+		return primary(ReasonRule)
+	case cfg.Users[s.user] == RoutePrimary:
+		return primary(ReasonUser)
+	case !st.ReadOnly():
+		return primary(ReasonWrite)
+	}
+	relaxed := ReasonRead
+	switch {
+	case st.Flags&FlagHintReplica != 0:
+		relaxed = ReasonHint
+	case rule == RouteReplica:
+		relaxed = ReasonRule
+	case cfg.Users[s.user] == RouteReplica:
+		relaxed = ReasonUser
+	}
+	if relaxed == ReasonRead && len(s.temps) > 0 {
+		return primary(ReasonPinned)
+	}
+	d := s.readTarget(cfg, snap, relaxed != ReasonRead)
+	if d.Reason == ReasonRead {
+		d.Reason = relaxed
+	}
+	d.Rule = ruleName
+	return d
+}
+
+// readTarget picks a replica for a read, honouring causal reads unless
+// relaxed.
+func (s *Session) readTarget(cfg *Config, snap *topology.Snapshot, relaxed bool) Decision {
+	need, needText := s.causalNeed(cfg, relaxed)
+	if !relaxed && cfg.UnknownGTIDWindow > 0 && !s.unknownWrite.IsZero() &&
+		time.Since(s.unknownWrite) < cfg.UnknownGTIDWindow {
+		return Decision{Target: TargetPrimary, Reason: ReasonCausal}
+	}
+	name, covered, ok := s.r.bal.pick(snap, cfg, s.replica, need)
+	if !ok {
+		if cfg.FallbackFail {
+			return Decision{Target: TargetReject, Reason: ReasonNoReplica,
+				Message: "vigil: no replica within the lag limit can serve this read"}
+		}
+		return Decision{Target: TargetPrimary, Reason: ReasonNoReplica}
+	}
+	d := Decision{Target: TargetReplica, Backend: name, Reason: ReasonRead}
+	if !covered && !(s.confirmed == name && needText == s.needText) {
+		if cfg.CausalWait <= 0 {
+			return Decision{Target: TargetPrimary, Reason: ReasonCausal}
+		}
+		d.WaitGTID, d.WaitTimeout = needText, cfg.CausalWait
+	}
+	s.replica = name
+	return d
+}
+
+// causalNeed returns the position a replica must have for this session's
+// next read.
+func (s *Session) causalNeed(cfg *Config, relaxed bool) (Position, string) {
+	if relaxed || cfg.Causal == CausalOff {
+		return Position{}, ""
+	}
+	if cfg.Causal == CausalGlobal {
+		return s.r.global.get()
+	}
+	return s.need, s.needText
+}
+
+// Observe records the outcome of the statement last routed.
+func (s *Session) Observe(res Result) {
+	if !s.cur.routed {
+		return
+	}
+	cur := s.cur
+	s.cur.routed = false
+	s.cur.names = nil
+	if cur.d.Target == TargetReplica {
+		s.r.bal.release(cur.d.Backend)
+	}
+	if res.Duration == 0 {
+		res.Duration = time.Since(cur.started)
+	}
+	s.r.stats.record(cur.digest, s.normBuf, res)
+	s.r.metrics.observe(res.Target, cur.d.Reason)
+	if res.Target == TargetReject {
+		return
+	}
+	if res.StatusKnown {
+		s.inTx = res.Status&StatusInTrans != 0
+		s.autocommit = res.Status&StatusAutocommit != 0
+	}
+	s.last, s.lastBackend = res.Target, res.Backend
+	if res.Target == TargetReplica {
+		s.replica = res.Backend
+	}
+	s.observeGTID(cur, res)
+	if !res.Err {
+		s.observePins(cur)
+	}
+}
+
+// observeGTID tracks the session's last write and causal confirmations.
+func (s *Session) observeGTID(cur pending, res Result) {
+	cfg := s.r.cfg.Load()
+	if len(res.LastGTID) > 0 {
+		pos, err := ParsePosition(flavorOf(cfg), string(res.LastGTID))
+		if err == nil && !pos.IsZero() {
+			s.need = pos
+			s.needText = pos.String()
+			s.confirmed = ""
+			s.r.global.add(pos)
+			s.unknownWrite = time.Time{}
+			return
+		}
+	}
+	if res.Target == TargetPrimary && !res.Err && !cur.st.ReadOnly() && writes(cur.st.Kind) {
+		s.unknownWrite = time.Now()
+	}
+	if cur.d.WaitGTID != "" && res.Target == TargetReplica && !res.Err && cur.d.WaitGTID == s.needText {
+		s.confirmed = res.Backend
+	}
+}
+
+// writes reports kinds that may change data and so produce a GTID.
+func writes(k Kind) bool {
+	switch k {
+	case KindWrite, KindCommit, KindCall, KindOther, KindExecute, KindDo, KindXA:
+		return true
+	}
+	return false
+}
+
+// observePins updates the pins after a successful statement.
+func (s *Session) observePins(cur pending) {
+	st := cur.st
+	switch {
+	case st.Flags&FlagReleaseAllLocks != 0:
+		s.locks = 0
+	case st.Flags&FlagReleaseLock != 0 && s.locks > 0:
+		s.locks--
+	}
+	if st.Flags&FlagGetLock != 0 {
+		s.locks++
+	}
+	if st.Flags&FlagUserVar != 0 {
+		s.userVars = true
+	}
+	if st.Flags&FlagMulti != 0 && st.Flags&FlagSessionCmd != 0 {
+		s.multiPin = true
+	}
+	switch st.Kind {
+	case KindCreateTemp:
+		if s.temps == nil {
+			s.temps = map[string]struct{}{}
+		}
+		for _, n := range cur.names {
+			s.temps[n] = struct{}{}
+		}
+	case KindDropTable:
+		for _, n := range cur.names {
+			delete(s.temps, n)
+		}
+	case KindLockTables:
+		s.lockTables = true
+	case KindUnlockTables, KindBegin:
+		s.lockTables = false
+	case KindHandler:
+		s.handler = true
+	case KindPrepare, KindExecute:
+		s.prepared = true
+	}
+}
+
+func flavorOf(cfg *Config) string {
+	if cfg.Flavor == "" {
+		return "mariadb"
+	}
+	return cfg.Flavor
+}
