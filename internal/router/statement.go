@@ -5,30 +5,30 @@ type Kind uint8
 
 // Statement kinds.
 const (
-	KindOther    Kind = iota // unknown or unclassified: runs on the primary
-	KindEmpty                // only whitespace and comments
-	KindSelect               // SELECT, WITH ... SELECT, VALUES, TABLE, (SELECT ...)
-	KindShow                 // SHOW ...
-	KindDescribe             // DESCRIBE, DESC, EXPLAIN (without ANALYZE)
-	KindHelp                 // HELP
-	KindWrite                // INSERT, UPDATE, DELETE, REPLACE, LOAD, DDL, admin statements
-	KindCall                 // CALL
-	KindDo                   // DO
-	KindSet                  // SET (see the Set* flags)
-	KindUse                  // USE db
-	KindBegin                // BEGIN, START TRANSACTION
-	KindCommit               // COMMIT
-	KindRollback             // ROLLBACK (also ROLLBACK TO SAVEPOINT)
-	KindSavepoint            // SAVEPOINT, RELEASE SAVEPOINT
-	KindXA                   // XA ...
-	KindLockTables           // LOCK TABLE(S), FLUSH TABLES ... WITH READ LOCK
-	KindUnlockTables         // UNLOCK TABLES
-	KindHandler              // HANDLER
-	KindPrepare              // PREPARE name FROM ...
-	KindExecute              // EXECUTE name
-	KindDeallocate           // DEALLOCATE / DROP PREPARE
-	KindCreateTemp           // CREATE TEMPORARY TABLE
-	KindDropTable            // DROP [TEMPORARY] TABLE (may drop a temporary table)
+	KindOther        Kind = iota // unknown or unclassified: runs on the primary
+	KindEmpty                    // only whitespace and comments
+	KindSelect                   // SELECT, WITH ... SELECT, VALUES, TABLE, (SELECT ...)
+	KindShow                     // SHOW ...
+	KindDescribe                 // DESCRIBE, DESC, EXPLAIN (without ANALYZE)
+	KindHelp                     // HELP
+	KindWrite                    // INSERT, UPDATE, DELETE, REPLACE, LOAD, DDL, admin statements
+	KindCall                     // CALL
+	KindDo                       // DO
+	KindSet                      // SET (see the Set* flags)
+	KindUse                      // USE db
+	KindBegin                    // BEGIN, START TRANSACTION
+	KindCommit                   // COMMIT
+	KindRollback                 // ROLLBACK (also ROLLBACK TO SAVEPOINT)
+	KindSavepoint                // SAVEPOINT, RELEASE SAVEPOINT
+	KindXA                       // XA ...
+	KindLockTables               // LOCK TABLE(S), FLUSH TABLES ... WITH READ LOCK
+	KindUnlockTables             // UNLOCK TABLES
+	KindHandler                  // HANDLER
+	KindPrepare                  // PREPARE name FROM ...
+	KindExecute                  // EXECUTE name
+	KindDeallocate               // DEALLOCATE / DROP PREPARE
+	KindCreateTemp               // CREATE TEMPORARY TABLE
+	KindDropTable                // DROP [TEMPORARY] TABLE (may drop a temporary table)
 )
 
 var kindNames = [...]string{
