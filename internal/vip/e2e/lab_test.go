@@ -1,0 +1,224 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// vigilBin is the vigil binary built by TestMain ("" when tests are skipped).
+var vigilBin string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if os.Geteuid() == 0 {
+			if _, err := exec.LookPath("ip"); err == nil {
+				dir, err := os.MkdirTemp("", "vigil-vip-e2e")
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					return 1
+				}
+				defer os.RemoveAll(dir)
+				bin := filepath.Join(dir, "vigil")
+				out, err := exec.Command("go", "build", "-o", bin, "vigil/cmd/vigil").CombinedOutput()
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "build vigil: %v\n%s", err, out)
+					return 1
+				}
+				vigilBin = bin
+			}
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+const (
+	vipAddr  = "10.213.0.100"
+	vipCIDR  = vipAddr + "/24"
+	svcPort  = 8080
+	hostA    = "10.213.0.11"
+	hostB    = "10.213.0.12"
+	clientIP = "10.213.0.2"
+)
+
+// lab is one isolated topology: hosts a and b and client c, each with eth0
+// on bridge br0 in namespace sw. Names are unique per lab so tests and runs
+// never clash; Cleanup removes everything.
+type lab struct {
+	t      testing.TB
+	prefix string
+	dir    string
+	svc    map[string]net.Listener
+	mu     sync.Mutex
+}
+
+func newLab(t testing.TB) *lab {
+	t.Helper()
+	if vigilBin == "" {
+		t.Skip("needs root and iproute2 (network namespaces)")
+	}
+	var rnd [3]byte
+	rand.Read(rnd[:])
+	l := &lab{t: t, prefix: "vgv" + hex.EncodeToString(rnd[:]), dir: t.TempDir(), svc: map[string]net.Listener{}}
+	t.Cleanup(l.destroy)
+	for _, ns := range []string{"sw", "a", "b", "c"} {
+		l.ip("netns", "add", l.ns(ns))
+		l.ip("-n", l.ns(ns), "link", "set", "lo", "up")
+	}
+	l.ip("-n", l.ns("sw"), "link", "add", "br0", "type", "bridge")
+	l.ip("-n", l.ns("sw"), "link", "set", "br0", "up")
+	for h, addr := range map[string]string{"a": hostA, "b": hostB, "c": clientIP} {
+		port := "p-" + h
+		l.ip("-n", l.ns("sw"), "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", l.ns(h))
+		l.ip("-n", l.ns("sw"), "link", "set", port, "master", "br0", "up")
+		l.ip("-n", l.ns(h), "addr", "add", addr+"/24", "dev", "eth0")
+		l.ip("-n", l.ns(h), "link", "set", "eth0", "up")
+	}
+	return l
+}
+
+func (l *lab) ns(h string) string { return l.prefix + "-" + h }
+
+func (l *lab) destroy() {
+	l.mu.Lock()
+	for _, ln := range l.svc {
+		ln.Close()
+	}
+	l.mu.Unlock()
+	for _, ns := range []string{"a", "b", "c", "sw"} {
+		exec.Command("ip", "netns", "del", l.ns(ns)).Run()
+	}
+}
+
+// ip runs ip(8) and fails the test on error.
+func (l *lab) ip(args ...string) string {
+	l.t.Helper()
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		l.t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// inNetns runs fn on an OS thread switched into namespace ns. Sockets fn
+// creates stay in ns.
+func inNetns(ns string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// The thread is only unlocked (reused) if it got back home.
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open("/var/run/netns/" + ns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns, err)
+			return
+		}
+		err = fn()
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	return <-errc
+}
+
+// startService runs host h's stand-in proxy: a TCP server on :8080 that
+// answers each connection with h and closes it.
+func (l *lab) startService(h string) {
+	l.t.Helper()
+	var ln net.Listener
+	err := inNetns(l.ns(h), func() (err error) {
+		ln, err = net.Listen("tcp4", fmt.Sprintf(":%d", svcPort))
+		return err
+	})
+	if err != nil {
+		l.t.Fatalf("service on %s: %v", h, err)
+	}
+	l.mu.Lock()
+	l.svc[h] = ln
+	l.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte(h))
+			c.Close()
+		}
+	}()
+}
+
+func (l *lab) stopService(h string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ln := l.svc[h]; ln != nil {
+		ln.Close()
+		delete(l.svc, h)
+	}
+}
+
+// probe connects from the client to VIP:8080 and returns who answered.
+func (l *lab) probe(timeout time.Duration) (string, error) {
+	var conn net.Conn
+	err := inNetns(l.ns("c"), func() (err error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp4", fmt.Sprintf("%s:%d", vipAddr, svcPort))
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(timeout))
+	var buf bytes.Buffer
+	_, err = buf.ReadFrom(conn)
+	return buf.String(), err
+}
+
+// waitAnswer probes until host h answers or timeout passes.
+func (l *lab) waitAnswer(h string, timeout time.Duration) {
+	l.t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		got, err := l.probe(200 * time.Millisecond)
+		if got == h {
+			return
+		}
+		last = fmt.Sprintf("%q, %v", got, err)
+		time.Sleep(20 * time.Millisecond)
+	}
+	l.t.Fatalf("VIP not answered by %s within %v; last probe: %s", h, timeout, last)
+}
+
+// hasVIP reports whether host h holds the virtual address.
+func (l *lab) hasVIP(h string) bool {
+	return strings.Contains(l.ip("-n", l.ns(h), "-4", "addr", "show", "dev", "eth0"), " "+vipAddr+"/")
+}
