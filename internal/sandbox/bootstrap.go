@@ -65,10 +65,6 @@ func (c *Cluster) changeMasterSQL(primary *Node) []string {
 func (c *Cluster) accountsSQL() []string {
 	app, adm, repl := c.st.App, c.st.Admin, c.st.Replication
 	var q []string
-	if c.st.SemiSync {
-		// No replica is connected yet: do not wait for acknowledgements.
-		q = append(q, "SET GLOBAL rpl_semi_sync_master_enabled=OFF")
-	}
 	for _, host := range []string{"127.0.0.1", "localhost"} {
 		q = append(q,
 			fmt.Sprintf("CREATE USER '%s'@'%s' IDENTIFIED BY '%s'", adm.User, host, adm.Password),
@@ -86,9 +82,6 @@ func (c *Cluster) accountsSQL() []string {
 		"ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket",
 		fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", c.st.Database),
 	)
-	if c.st.SemiSync {
-		q = append(q, "SET GLOBAL rpl_semi_sync_master_enabled=ON")
-	}
 	return q
 }
 

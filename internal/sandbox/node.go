@@ -79,6 +79,8 @@ func (n *Node) myCnf(semiSync bool) string {
 	var b strings.Builder
 	w := func(k, v string) { fmt.Fprintf(&b, "%s = %s\n", k, v) }
 	b.WriteString("# Written by vigil sandbox. Read by mariadbd as --defaults-file.\n[mariadbd]\n")
+	// log-basename first: it resets the other log paths given before it.
+	w("log-basename", n.Name)
 	w("datadir", n.DataDir)
 	w("socket", n.Socket)
 	w("pid-file", n.PIDFile)
@@ -86,7 +88,6 @@ func (n *Node) myCnf(semiSync bool) string {
 	w("bind-address", n.Host)
 	w("port", strconv.Itoa(n.Port))
 	w("server-id", strconv.Itoa(n.ServerID))
-	w("log-basename", n.Name)
 	w("log-bin", n.Name+"-bin")
 	w("log-slave-updates", "ON")
 	w("binlog-format", "ROW")
@@ -108,7 +109,11 @@ func (n *Node) myCnf(semiSync bool) string {
 	w("sync-binlog", "0")
 	w("performance-schema", "OFF")
 	if semiSync {
-		w("rpl-semi-sync-master-enabled", "ON")
+		// The master side is OFF in every config, like read_only=ON: it is
+		// switched on at runtime on the one primary (by the sandbox at
+		// bootstrap and on up, later by the manager when it promotes). A
+		// replica with it ON would block its own applier waiting for acks.
+		w("rpl-semi-sync-master-enabled", "OFF")
 		w("rpl-semi-sync-slave-enabled", "ON")
 		w("rpl-semi-sync-master-wait-point", "AFTER_SYNC")
 		w("rpl-semi-sync-master-timeout", "3600000")

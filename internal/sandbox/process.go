@@ -20,6 +20,9 @@ import (
 type proc struct {
 	pid  int
 	done chan struct{}
+	// logStart and outStart are the sizes of the error log and of
+	// mariadbd.out before this start: a failure shows only what it wrote.
+	logStart, outStart int64
 }
 
 // errPortInUse reports that a node's port was taken.
@@ -44,6 +47,7 @@ func (c *Cluster) spawn(n *Node) (*proc, error) {
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
 	}
+	logStart, outStart := fileSize(n.ErrorLog), fileSize(out.Name())
 	cmd := exec.Command(c.bins.mariadbd, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Dir = n.Dir
@@ -54,7 +58,7 @@ func (c *Cluster) spawn(n *Node) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", n.Name, err)
 	}
-	p := &proc{pid: cmd.Process.Pid, done: make(chan struct{})}
+	p := &proc{pid: cmd.Process.Pid, done: make(chan struct{}), logStart: logStart, outStart: outStart}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	return p, nil
 }
@@ -70,22 +74,22 @@ func (c *Cluster) waitReady(ctx context.Context, n *Node, p *proc) error {
 		}
 		select {
 		case <-p.done:
-			return c.startFailure(n)
+			return c.startFailure(n, p)
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not become ready: %w (error log %s: %s)", n.Name, ctx.Err(), n.ErrorLog, tailFile(n.ErrorLog, 3))
+			return fmt.Errorf("%s did not become ready: %w (error log %s: %s)", n.Name, ctx.Err(), n.ErrorLog, tailFileFrom(n.ErrorLog, p.logStart, 3))
 		case <-tick.C:
 		}
 	}
 }
 
 // startFailure explains why n exited during start, from its error log.
-func (c *Cluster) startFailure(n *Node) error {
-	logTail := tailFile(n.ErrorLog, 4)
+func (c *Cluster) startFailure(n *Node, p *proc) error {
+	logTail := tailFileFrom(n.ErrorLog, p.logStart, 4)
 	if strings.Contains(logTail, "Address already in use") || strings.Contains(logTail, "Do you already have another server running on port") {
 		return &errPortInUse{node: n.Name, port: n.Port}
 	}
 	if logTail == "" {
-		logTail = tailFile(filepath.Join(n.Dir, "mariadbd.out"), 4)
+		logTail = tailFileFrom(filepath.Join(n.Dir, "mariadbd.out"), p.outStart, 4)
 	}
 	return fmt.Errorf("%s failed to start; tail of %s: %s", n.Name, n.ErrorLog, logTail)
 }
@@ -208,3 +212,11 @@ func freePorts(n int) ([]int, error) {
 }
 
 var errNotRunning = errors.New("not running")
+
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}

@@ -157,14 +157,20 @@ func tail(s string, n int) string {
 }
 
 // tailFile is tail of a file's last 64 KiB; "" if it cannot be read.
-func tailFile(path string, n int) string {
+func tailFile(path string, n int) string { return tailFileFrom(path, 0, n) }
+
+// tailFileFrom is tailFile of what the file holds after offset from.
+func tailFileFrom(path string, from int64, n int) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return ""
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > 65536 {
-		_, _ = f.Seek(-65536, io.SeekEnd)
+	if st, err := f.Stat(); err == nil {
+		from = max(from, st.Size()-65536)
+	}
+	if from > 0 {
+		_, _ = f.Seek(from, io.SeekStart)
 	}
 	data, err := io.ReadAll(f)
 	if err != nil && !errors.Is(err, io.EOF) {
