@@ -2,8 +2,8 @@ package sandbox
 
 import (
 	"context"
-	"database/sql"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
