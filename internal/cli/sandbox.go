@@ -54,16 +54,20 @@ func newSandboxUpCmd(dir *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if o.ServersOnly {
+				return c.WriteServers(cmd.OutOrStdout())
+			}
 			return c.WriteWelcome(cmd.OutOrStdout(), cfg)
 		},
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.Replicas, "replicas", 2, "number of replicas (servers are db1..dbN+1)")
-	f.IntVar(&o.BasePort, "base-port", 3307, "db1's port; dbN listens on base-port+N-1")
+	f.IntVar(&o.BasePort, "base-port", 3307, "db1's port; dbN listens on base-port+N-1 (0: free ports)")
 	f.IntVar(&o.ProxyPort, "proxy-port", 6033, "the proxy's MySQL port (its HTTP port is +1, the manager's +2 when free)")
 	f.StringVar(&o.AppUser, "app-user", "moodle", "application user")
 	f.StringVar(&o.AppPassword, "app-password", "moodle", "application user's password")
 	f.BoolVar(&o.SemiSync, "semisync", false, "semi-synchronous replication (AFTER_SYNC)")
+	f.BoolVar(&o.ServersOnly, "servers-only", false, "start the MariaDB servers only (no manager, no proxy)")
 	return cmd
 }
 

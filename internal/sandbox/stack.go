@@ -22,6 +22,10 @@ type StackOptions struct {
 	Executable string
 	// ReadyTimeout bounds the wait for a query through the proxy (default 60 s).
 	ReadyTimeout time.Duration
+	// ServersOnly starts the MariaDB servers only: no manager, no proxy
+	// (vigil.yaml is still written). With no manager to open the primary,
+	// it implies PrimaryWritable.
+	ServersOnly bool
 }
 
 // UpStack brings the whole sandbox up (idempotently): servers, vigil.yaml,
@@ -35,9 +39,16 @@ func UpStack(ctx context.Context, o StackOptions) (*Cluster, *config.Config, err
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 60 * time.Second
 	}
+	if o.ServersOnly {
+		o.PrimaryWritable = true
+	}
 	c, err := Up(ctx, o.Options)
 	if err != nil {
 		return nil, nil, err
+	}
+	if o.ServersOnly {
+		cfg, err := c.EnsureConfig(o.ProxyPort)
+		return c, cfg, err
 	}
 	cfg, err := c.upRoles(ctx, o)
 	if err != nil {
@@ -160,6 +171,20 @@ func (c *Cluster) WriteWelcome(w io.Writer, cfg *config.Config) error {
 		host, port, app.User, app.Password, c.st.Database,
 		host, c.st.Database, app.User, app.Password, port,
 		c.serverList(), cfg.Manager.Listen, c.ConfigPath(), c.Dir, c.Dir, c.Dir)
+	return err
+}
+
+// WriteServers prints the servers and a mariadb command line for db1 (the
+// `up --servers-only` summary).
+func (c *Cluster) WriteServers(w io.Writer) error {
+	n := c.nodes[0]
+	app := c.st.App
+	_, err := fmt.Fprintf(w, `Vigil sandbox servers are up in %s (no manager, no proxy; db1 is writable)
+  servers:   %s
+  connect:   mariadb -h %s -P %d -u %s -p'%s' %s
+  config:    %s (0600, holds the generated admin/replication passwords)
+  logs:      %s/db*/error.log
+`, c.Dir, c.serverList(), n.Host, n.Port, app.User, app.Password, c.st.Database, c.ConfigPath(), c.Dir)
 	return err
 }
 
