@@ -164,4 +164,3 @@ func exec(t *testing.T, db *sql.DB, stmts ...string) {
 		}
 	}
 }
-
