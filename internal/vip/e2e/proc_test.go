@@ -38,7 +38,6 @@ type proc struct {
 	cmd   *exec.Cmd
 	log   *logBuf
 	done  chan struct{}
-	child string // keepalived's VRRP child pid file
 	// lines maps a state to the log substring that announces it.
 	lines map[string]string
 }
@@ -57,6 +56,7 @@ func (l *lab) start(host, name string, args ...string) *proc {
 	p := &proc{l: l, name: name, log: &logBuf{}, done: make(chan struct{})}
 	p.cmd = exec.Command("ip", append([]string{"netns", "exec", l.ns(host)}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
 		l.t.Fatalf("start %s: %v", name, err)
 	}
@@ -87,8 +87,12 @@ func (l *lab) startKeepalived(h string, o speakerOpts) *proc {
 	if _, err := exec.LookPath("keepalived"); err != nil {
 		l.t.Skip("keepalived not installed")
 	}
-	dir := filepath.Join(l.dir, "ka-"+h)
-	os.MkdirAll(dir, 0o755)
+	// A fresh directory per start: a restart must not find the pid files
+	// of a killed run (keepalived then refuses to start).
+	dir, err := os.MkdirTemp(l.dir, "ka-"+h+"-")
+	if err != nil {
+		l.t.Fatal(err)
+	}
 	var conf strings.Builder
 	fmt.Fprintf(&conf, "global_defs {\n  router_id %s\n  script_user root\n}\n", h)
 	fmt.Fprintf(&conf, "vrrp_instance V {\n  state BACKUP\n  interface eth0\n  virtual_router_id 213\n")
@@ -108,22 +112,18 @@ func (l *lab) startKeepalived(h string, o speakerOpts) *proc {
 	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
 		l.t.Fatal(err)
 	}
-	p := l.start(h, "keepalived-"+h, "keepalived", "-n", "-l", "-D", "-f", path,
+	p := l.start(h, "keepalived-"+h, "keepalived", "-n", "-l", "-D", "-P", "-f", path,
 		"-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"))
-	p.child = filepath.Join(dir, "vrrp.pid")
 	p.lines = map[string]string{"MASTER": "Entering MASTER STATE", "BACKUP": "Entering BACKUP STATE", "FAULT": "Entering FAULT STATE"}
 	return p
 }
 
-// signal sends sig to the speaker (for keepalived: SIGKILL also kills the
-// VRRP child, as a crash of the whole daemon would).
+// signal sends sig to the speaker. SIGKILL goes to its whole process group
+// (keepalived's VRRP child too), as a crash of the whole daemon would.
 func (p *proc) signal(sig syscall.Signal) {
-	if sig == syscall.SIGKILL && p.child != "" {
-		if b, err := os.ReadFile(p.child); err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
+	if sig == syscall.SIGKILL {
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		return
 	}
 	p.cmd.Process.Signal(sig)
 }
