@@ -1,0 +1,216 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"vigil/internal/topology"
+)
+
+// Failover replaces the primary now, whatever its health (`vigil failover
+// --force`): the anti-flap block does not apply. to, when set, names the
+// replica to promote.
+func (e *Engine) Failover(ctx context.Context, to string) (topology.OpResult, error) {
+	if !e.opMu.TryLock() {
+		return topology.OpResult{}, ErrBusy
+	}
+	defer e.opMu.Unlock()
+	return e.failover(ctx, "forced by operator", to, true)
+}
+
+// failover runs the failover sequence; the caller holds opMu. Steps, each an
+// event: hold writes (epoch with no primary) -> fence the old primary (in
+// the background, best effort) -> stop every replica's IO thread and read
+// it -> choose -> wait for the relay log -> promote -> publish -> re-point.
+func (e *Engine) failover(ctx context.Context, reason, want string, manual bool) (topology.OpResult, error) {
+	st := e.state()
+	from := st.Primary
+	if from == "" {
+		from = st.OpFrom
+	}
+	t0 := time.Now()
+	e.setOpStart(t0)
+	defer e.setOpStart(time.Time{})
+	res := topology.OpResult{Kind: "failover", From: from}
+	e.event("failover_start", from, "failover started: "+reason, map[string]string{"manual": fmt.Sprint(manual)})
+	env := map[string]string{"CLUSTER": e.cfg.Cluster, "COMMAND": "failover", "OLD_PRIMARY": from, "REASON": reason}
+	if st.Primary != "" {
+		if err := RunHooks(ctx, e.cfg.PreHooks, env); err != nil {
+			e.event("failover_failed", from, "pre-failover hook failed; failover aborted: "+err.Error(), nil)
+			return res, err
+		}
+		st.Op, st.OpFrom, st.Primary, st.Epoch = "failover", from, "", st.Epoch+1
+		if err := e.commit(st); err != nil {
+			return res, err
+		}
+		e.event("hold", from, fmt.Sprintf("epoch %d published with no primary: proxies hold writes", st.Epoch), nil)
+	}
+	fenced := e.fenceAsync(ctx, from)
+	choice, states, err := e.chooseFrozen(ctx, st, from, want)
+	if err != nil {
+		e.event("failover_failed", from, "no candidate: "+err.Error()+"; writes stay held, retrying", nil)
+		return res, err
+	}
+	to, fork, warn, err := e.promoteFirst(ctx, st, choice, states)
+	res.Warnings = warn
+	if err != nil {
+		e.event("failover_failed", from, "promotion failed: "+err.Error()+"; writes stay held, retrying", nil)
+		return res, err
+	}
+	st.Primary, st.Epoch, st.Op, st.OpFrom = to, st.Epoch+1, "", ""
+	st.LastFailover = e.cfg.Clock.Now()
+	if from != "" {
+		st.Detached[from] = fork
+	}
+	if err := e.commit(st); err != nil {
+		return res, err
+	}
+	res.To, res.Epoch, res.Held = to, st.Epoch, time.Since(t0)
+	e.event("promoted", to, fmt.Sprintf("epoch %d: %s is the primary; writes released", st.Epoch, to),
+		map[string]string{"epoch": fmt.Sprint(st.Epoch), "fork_gtid": fork})
+	e.repointAll(ctx, st, to, from)
+	if err := waitFence(fenced, e.cfg.ActionTimeout); err != nil {
+		e.event("fence", from, "old primary not fenced yet (it will be fenced when it answers): "+err.Error(), nil)
+	}
+	res.Took = time.Since(t0)
+	e.event("failover_done", to, fmt.Sprintf("failover %s -> %s done in %v", from, to, res.Took.Round(time.Millisecond)),
+		map[string]string{"took_ms": fmt.Sprint(res.Took.Milliseconds())})
+	e.mu.Lock()
+	e.failovers++
+	e.mu.Unlock()
+	env["NEW_PRIMARY"], env["EPOCH"] = to, fmt.Sprint(st.Epoch)
+	e.postHooks(env)
+	return res, nil
+}
+
+func (e *Engine) postHooks(env map[string]string) {
+	if len(e.cfg.PostHooks) == 0 {
+		return
+	}
+	go func() {
+		if err := RunHooks(context.Background(), e.cfg.PostHooks, env); err != nil {
+			e.event("error", "", "post hook failed: "+err.Error(), nil)
+		}
+	}()
+}
+
+// fenceAsync fences the old primary in the background; the channel
+// receives the result.
+func (e *Engine) fenceAsync(ctx context.Context, name string) <-chan error {
+	ch := make(chan error, 1)
+	if name == "" {
+		ch <- nil
+		return ch
+	}
+	go func() {
+		start := time.Now()
+		err := e.act.fence(ctx, name)
+		if err == nil {
+			e.event("fence", name, "old primary fenced: read_only=ON, client connections killed",
+				map[string]string{"took_ms": fmt.Sprint(time.Since(start).Milliseconds())})
+		}
+		ch <- err
+	}()
+	return ch
+}
+
+func waitFence(ch <-chan error, d time.Duration) error {
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(d):
+		return errors.New("timed out")
+	}
+}
+
+// chooseFrozen stops the IO thread of every candidate (so that nothing more
+// arrives from the old primary should it wake), reads them afresh and
+// chooses.
+func (e *Engine) chooseFrozen(ctx context.Context, st State, from, want string) (Choice, map[string]ReplicaState, error) {
+	names := e.others(st, from)
+	states := make([]ReplicaState, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = e.act.exec(ctx, n, "STOP SLAVE IO_THREAD")
+			states[i] = e.act.replicaState(ctx, n)
+		}()
+	}
+	wg.Wait()
+	byName := map[string]ReplicaState{}
+	for _, s := range states {
+		byName[s.Name] = s
+	}
+	choice, err := Choose(states, e.cfg.Candidate, e.cfg.MaxCandidateLag, want)
+	if err == nil {
+		e.event("candidate", choice.Name, fmt.Sprintf("chose %s (ranked %s)", choice.Name, strings.Join(choice.Ranked, ",")),
+			map[string]string{"received": byName[choice.Name].Received.String(), "excluded": describe(choice.Excluded)})
+	}
+	return choice, byName, err
+}
+
+// promoteFirst waits for the best candidate's relay log and promotes it,
+// falling back to the next ranked candidate if promotion fails. It returns
+// the new primary and its fork position.
+func (e *Engine) promoteFirst(ctx context.Context, st State, ch Choice, states map[string]ReplicaState) (string, string, []string, error) {
+	order := []string{ch.Name}
+	for _, n := range ch.Ranked {
+		if n != ch.Name {
+			order = append(order, n)
+		}
+	}
+	var warns []string
+	var errs []error
+	for _, name := range order {
+		recv := states[name].Received.String()
+		start := time.Now()
+		ok, err := e.act.waitApplied(ctx, name, recv, e.cfg.CatchupTimeout)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		case !ok:
+			w := fmt.Sprintf("%s did not apply its relay log up to %s within %v; promoting anyway", name, recv, e.cfg.CatchupTimeout)
+			warns = append(warns, w)
+			e.event("warning", name, w, nil)
+		default:
+			e.event("caught_up", name, "relay log applied up to "+recv,
+				map[string]string{"took_ms": fmt.Sprint(time.Since(start).Milliseconds())})
+		}
+		fork, err := e.act.promote(ctx, name, st.SemiSync)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return name, fork, warns, nil
+	}
+	return "", "", warns, errors.Join(errs...)
+}
+
+// repointAll points every other replica at the new primary, in parallel.
+func (e *Engine) repointAll(ctx context.Context, st State, to, from string) {
+	prim, _ := e.cfg.server(to)
+	var wg sync.WaitGroup
+	for _, n := range e.others(st, to) {
+		if n == from {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			if err := e.act.pointTo(ctx, n, prim, false, st.SemiSync); err != nil {
+				e.event("error", n, "cannot re-point replica (will retry): "+err.Error(), nil)
+				return
+			}
+			e.event("repointed", n, "now replicates from "+to, map[string]string{"took_ms": fmt.Sprint(time.Since(start).Milliseconds())})
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,153 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"vigil/internal/topology"
+)
+
+// Switchover hands the primary role to another replica without losing a
+// write (`vigil switchover [--to NODE]`): hold writes (epoch with no
+// primary), let running statements finish for up to SwitchoverGrace, set
+// read_only on the old primary and kill its remaining connections, wait
+// until the candidate applied everything, promote it, publish, then make
+// the old primary a replica of it. On failure before promotion the old
+// primary is reopened.
+func (e *Engine) Switchover(ctx context.Context, to string) (topology.OpResult, error) {
+	if !e.opMu.TryLock() {
+		return topology.OpResult{}, ErrBusy
+	}
+	defer e.opMu.Unlock()
+	st := e.state()
+	from := st.Primary
+	res := topology.OpResult{Kind: "switchover", From: from}
+	if from == "" {
+		return res, errors.New("switchover: the cluster has no primary")
+	}
+	names := e.others(st, from)
+	states := make([]ReplicaState, 0, len(names))
+	for _, n := range names {
+		states = append(states, e.act.replicaState(ctx, n))
+	}
+	choice, err := Choose(states, e.cfg.Candidate, e.cfg.MaxCandidateLag, to)
+	if err != nil {
+		return res, fmt.Errorf("switchover: %w", err)
+	}
+	to = choice.Name
+	env := map[string]string{"CLUSTER": e.cfg.Cluster, "COMMAND": "switchover", "OLD_PRIMARY": from, "NEW_PRIMARY": to}
+	if err := RunHooks(ctx, e.cfg.PreHooks, env); err != nil {
+		return res, fmt.Errorf("switchover: %w", err)
+	}
+	t0 := time.Now()
+	e.setOpStart(t0)
+	defer e.setOpStart(time.Time{})
+	e.event("switchover_start", from, fmt.Sprintf("switchover %s -> %s started", from, to), nil)
+	st.Op, st.OpFrom, st.Primary, st.Epoch = "switchover", from, "", st.Epoch+1
+	if err := e.commit(st); err != nil {
+		return res, err
+	}
+	e.event("hold", from, fmt.Sprintf("epoch %d published with no primary: proxies hold writes", st.Epoch), nil)
+	target, err := e.demoteForSwitchover(ctx, from)
+	if err == nil {
+		err = e.catchUp(ctx, to, target)
+	}
+	var fork string
+	if err == nil {
+		fork, err = e.act.promote(ctx, to, st.SemiSync)
+	}
+	if err != nil {
+		return res, e.rollbackSwitchover(ctx, st, from, err)
+	}
+	st.Primary, st.Epoch, st.Op, st.OpFrom = to, st.Epoch+1, "", ""
+	if err := e.commit(st); err != nil {
+		return res, err
+	}
+	res.To, res.Epoch, res.Held = to, st.Epoch, time.Since(t0)
+	e.event("promoted", to, fmt.Sprintf("epoch %d: %s is the primary; writes released after %v", st.Epoch, to, res.Held.Round(time.Millisecond)),
+		map[string]string{"epoch": fmt.Sprint(st.Epoch), "fork_gtid": fork, "held_ms": fmt.Sprint(res.Held.Milliseconds())})
+	e.repointAll(ctx, st, to, from)
+	prim, _ := e.cfg.server(to)
+	if err := e.act.pointTo(ctx, from, prim, true, st.SemiSync); err != nil {
+		st.Detached[from] = fork
+		_ = e.commit(st)
+		e.event("error", from, "old primary not yet a replica (will retry as a rejoin): "+err.Error(), nil)
+	} else {
+		e.event("repointed", from, "old primary now replicates from "+to, nil)
+	}
+	res.Took = time.Since(t0)
+	e.event("switchover_done", to, fmt.Sprintf("switchover %s -> %s done in %v", from, to, res.Took.Round(time.Millisecond)), nil)
+	env["EPOCH"] = fmt.Sprint(st.Epoch)
+	e.postHooks(env)
+	return res, nil
+}
+
+// demoteForSwitchover waits (bounded by SwitchoverGrace) for client
+// statements on the old primary to finish, makes it read-only, kills its
+// client connections and returns its final GTID position.
+func (e *Engine) demoteForSwitchover(ctx context.Context, from string) (string, error) {
+	deadline := time.Now().Add(e.cfg.SwitchoverGrace)
+	for time.Now().Before(deadline) {
+		n, err := e.activeStatements(ctx, from)
+		if err != nil || n == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := e.act.exec(ctx, from, "SET GLOBAL read_only=ON"); err != nil {
+		return "", err
+	}
+	n, err := e.act.killClients(ctx, from)
+	if err != nil {
+		return "", err
+	}
+	pos, err := e.act.gtidCurrent(ctx, from)
+	if err != nil {
+		return "", err
+	}
+	e.event("fence", from, fmt.Sprintf("old primary read-only, %d connection(s) killed, final position %s", n, pos), nil)
+	return pos, nil
+}
+
+func (e *Engine) activeStatements(ctx context.Context, name string) (int, error) {
+	db, err := e.act.db(name)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.ActionTimeout)
+	defer cancel()
+	var n int
+	err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.PROCESSLIST
+ WHERE ID <> CONNECTION_ID() AND COMMAND = 'Query' AND USER NOT IN ('system user','event_scheduler')`).Scan(&n)
+	return n, err
+}
+
+func (e *Engine) catchUp(ctx context.Context, to, target string) error {
+	start := time.Now()
+	ok, err := e.act.waitApplied(ctx, to, target, e.cfg.CatchupTimeout)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%s did not reach %s within %v", to, target, e.cfg.CatchupTimeout)
+	}
+	e.event("caught_up", to, "applied everything up to "+target, map[string]string{"took_ms": fmt.Sprint(time.Since(start).Milliseconds())})
+	return nil
+}
+
+func (e *Engine) rollbackSwitchover(ctx context.Context, st State, from string, cause error) error {
+	st.Primary, st.Epoch, st.Op, st.OpFrom = from, st.Epoch+1, "", ""
+	reopenErr := e.open(ctx, from, st.SemiSync)
+	if err := e.commit(st); err != nil {
+		return errors.Join(cause, err)
+	}
+	msg := fmt.Sprintf("switchover aborted, %s stays primary (epoch %d): %v", from, st.Epoch, cause)
+	if reopenErr != nil {
+		msg += "; reopening it failed (will retry): " + reopenErr.Error()
+	}
+	e.event("switchover_failed", from, strings.TrimSpace(msg), nil)
+	return fmt.Errorf("switchover: %w", cause)
+}
