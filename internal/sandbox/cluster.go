@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -31,6 +32,15 @@ type Cluster struct {
 	mu    sync.Mutex
 	bins  binaries
 	procs map[string]*proc // servers this Cluster started and still reaps
+	spawner spawner
+}
+
+// startCmd starts cmd; with KillWithParent from the spawner's locked thread.
+func (c *Cluster) startCmd(cmd *exec.Cmd) error {
+	if c.opts.KillWithParent {
+		return c.spawner.start(cmd)
+	}
+	return cmd.Start()
 }
 
 // Open reads the sandbox in opts.Dir without starting anything.
@@ -223,6 +233,11 @@ func (c *Cluster) Close() error {
 		go func() { defer wg.Done(); _ = c.Kill(n.Name) }()
 	}
 	wg.Wait()
+	if c.opts.KillWithParent {
+		_ = c.KillRole(RoleProxy)
+		_ = c.KillRole(RoleManager)
+		c.spawner.close()
+	}
 	if sd := shortSocketDir(c.Dir); len(c.nodes) > 0 && filepath.Dir(c.nodes[0].Socket) == sd {
 		_ = os.RemoveAll(sd)
 	}

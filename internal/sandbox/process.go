@@ -55,7 +55,7 @@ func (c *Cluster) spawn(n *Node) (*proc, error) {
 	if c.opts.KillWithParent {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
-	if err := cmd.Start(); err != nil {
+	if err := c.startCmd(cmd); err != nil {
 		return nil, fmt.Errorf("start %s: %w", n.Name, err)
 	}
 	p := &proc{pid: cmd.Process.Pid, done: make(chan struct{}), logStart: logStart, outStart: outStart}

@@ -108,7 +108,7 @@ func (c *Cluster) StartRole(role, exe string) error {
 	if c.opts.KillWithParent {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
-	if err := cmd.Start(); err != nil {
+	if err := c.startCmd(cmd); err != nil {
 		return fmt.Errorf("start %s: %w", role, err)
 	}
 	p := &proc{pid: cmd.Process.Pid, done: make(chan struct{})}
