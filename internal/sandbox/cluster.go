@@ -29,9 +29,9 @@ type Cluster struct {
 	st    *state
 	nodes []*Node
 
-	mu    sync.Mutex
-	bins  binaries
-	procs map[string]*proc // servers this Cluster started and still reaps
+	mu      sync.Mutex
+	bins    binaries
+	procs   map[string]*proc // servers this Cluster started and still reaps
 	spawner spawner
 }
 
