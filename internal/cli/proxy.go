@@ -1,7 +1,189 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"vigil/internal/config"
+	"vigil/internal/pool"
+	"vigil/internal/proxy"
+	"vigil/internal/router"
+	"vigil/internal/topology"
+)
 
 func newProxyCmd() *cobra.Command {
-	return &cobra.Command{Use: "proxy", Short: "proxy role (not built yet)"}
+	var cfgPath, listen string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "proxy",
+		Short: "Run the MySQL-protocol proxy (read/write split, failover hold)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runProxy(cmd.Context(), cfgPath, listen, newLogger(verbose))
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "vigil.yaml", "configuration file")
+	cmd.Flags().StringVar(&listen, "listen", "", "MySQL listen address (overrides proxy.listen)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+	return cmd
+}
+
+// proxyParts are the proxy's collaborators built from one configuration.
+type proxyParts struct {
+	cfg    *config.Config
+	srv    *proxy.Server
+	router *router.Router
+	pool   *pool.Pool
+	reg    *prometheus.Registry
+	run    []func(context.Context) error // topology followers
+}
+
+func buildProxy(cfg *config.Config, log *slog.Logger) (*proxyParts, error) {
+	parts := &proxyParts{cfg: cfg, reg: prometheus.NewRegistry()}
+	var src topology.Source
+	if cfg.Proxy.ManagerURL != "" {
+		r, err := topology.NewRemote(cfg.Proxy.ManagerURL, log)
+		if err != nil {
+			return nil, err
+		}
+		src, parts.run = r, append(parts.run, r.Run)
+	} else {
+		mon, err := topology.NewMonitor(topology.MonitorConfigFrom(cfg), log)
+		if err != nil {
+			return nil, err
+		}
+		sa := topology.NewStandalone(mon, log)
+		src, parts.run = sa, append(parts.run, mon.Run, sa.Run)
+	}
+	p, err := pool.New(pool.Config{
+		MaxPerServer: cfg.Proxy.PoolMaxPerServer, MaxIdle: cfg.Proxy.PoolMaxIdle,
+		IdleTimeout: cfg.Proxy.PoolIdleTimeout, ConnectTimeout: cfg.Proxy.ConnectTimeout,
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	parts.pool = p
+	rcfg, err := router.FromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if parts.router, err = router.New(rcfg, parts.reg, log); err != nil {
+		return nil, err
+	}
+	pcfg, err := proxy.ConfigFrom(cfg)
+	if err != nil {
+		return nil, err
+	}
+	parts.srv, err = proxy.New(pcfg, src, proxy.Options{Pool: p, Router: parts.router, Registry: parts.reg, Logger: log})
+	return parts, err
+}
+
+func runProxy(ctx context.Context, path, listen string, log *slog.Logger) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	if listen != "" {
+		cfg.Proxy.Listen = listen
+	}
+	parts, err := buildProxy(cfg, log)
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	l, err := net.Listen("tcp", cfg.Proxy.Listen)
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	log.Info("proxy listening", "addr", l.Addr().String(), "manager", cfg.Proxy.ManagerURL)
+	g, gctx := errgroup.WithContext(ctx)
+	for _, run := range parts.run {
+		g.Go(func() error { return run(gctx) })
+	}
+	g.Go(func() error { return parts.pool.Run(gctx) })
+	g.Go(func() error {
+		if err := parts.srv.Serve(l); !errors.Is(err, proxy.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.Proxy.ShutdownTimeout)
+		defer cancel()
+		_ = parts.srv.Shutdown(sctx)
+		return nil
+	})
+	if cfg.Proxy.HTTPListen != "" {
+		g.Go(func() error { return serveProxyHTTP(gctx, cfg.Proxy.HTTPListen, parts) })
+	}
+	g.Go(func() error { return reloadOnHUP(gctx, path, parts, log) })
+	return g.Wait()
+}
+
+func serveProxyHTTP(ctx context.Context, addr string, parts *proxyParts) error {
+	mux := http.NewServeMux()
+	mux.Handle("/health", parts.srv.HealthHandler())
+	mux.Handle("/metrics", promhttp.HandlerFor(parts.reg, promhttp.HandlerOpts{}))
+	mux.Handle("/api/v1/digests", parts.router.Stats().Handler())
+	hs := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}()
+	if err := hs.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("proxy http: %w", err)
+	}
+	return nil
+}
+
+// reloadOnHUP reloads users, limits and routing rules on SIGHUP. Listen
+// addresses and the topology source are not reloaded.
+func reloadOnHUP(ctx context.Context, path string, parts *proxyParts, log *slog.Logger) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+		}
+		if err := reloadProxy(path, parts); err != nil {
+			log.Error("configuration reload failed; keeping the running configuration", "path", path, "err", err)
+		}
+	}
+}
+
+func reloadProxy(path string, parts *proxyParts) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	pcfg, err := proxy.ConfigFrom(cfg)
+	if err != nil {
+		return err
+	}
+	rcfg, err := router.FromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if err := parts.router.Reload(rcfg); err != nil {
+		return err
+	}
+	return parts.srv.Reload(pcfg)
 }

@@ -17,6 +17,27 @@ type Proxy struct {
 	ManagerURL string `yaml:"manager_url,omitempty"`
 	// HoldTimeout is how long statements wait for a primary during a failover.
 	HoldTimeout time.Duration `yaml:"hold_timeout,omitempty"`
+	// MaxConnections caps concurrent client sessions (default 10000); more
+	// get error 1040.
+	MaxConnections int `yaml:"max_connections,omitempty"`
+	// ConnectTimeout bounds opening and logging into a backend connection
+	// (default 2s).
+	ConnectTimeout time.Duration `yaml:"connect_timeout,omitempty"`
+	// QueryTimeout bounds the wait for a backend's answer to one statement
+	// (0, the default: no limit). The client gets error 2013 and the backend
+	// connection is closed.
+	QueryTimeout time.Duration `yaml:"query_timeout,omitempty"`
+	// ClientIdleTimeout closes client sessions idle for longer (0: never).
+	ClientIdleTimeout time.Duration `yaml:"client_idle_timeout,omitempty"`
+	// PoolMaxPerServer caps open backend connections per server (default 1000).
+	PoolMaxPerServer int `yaml:"pool_max_per_server,omitempty"`
+	// PoolMaxIdle caps idle backend connections kept per server (default 64).
+	PoolMaxIdle int `yaml:"pool_max_idle,omitempty"`
+	// PoolIdleTimeout closes idle backend connections after this (default 5m).
+	PoolIdleTimeout time.Duration `yaml:"pool_idle_timeout,omitempty"`
+	// ShutdownTimeout is how long a graceful shutdown lets sessions finish
+	// their current statement or transaction (default 10s).
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout,omitempty"`
 }
 
 func (p *Proxy) setDefaults() {
@@ -26,9 +47,27 @@ func (p *Proxy) setDefaults() {
 	if p.HoldTimeout == 0 {
 		p.HoldTimeout = 10 * time.Second
 	}
+	if p.MaxConnections == 0 {
+		p.MaxConnections = 10000
+	}
+	if p.ConnectTimeout == 0 {
+		p.ConnectTimeout = 2 * time.Second
+	}
+	if p.PoolMaxPerServer == 0 {
+		p.PoolMaxPerServer = 1000
+	}
+	if p.PoolMaxIdle == 0 {
+		p.PoolMaxIdle = min(64, p.PoolMaxPerServer)
+	}
+	if p.PoolIdleTimeout == 0 {
+		p.PoolIdleTimeout = 5 * time.Minute
+	}
+	if p.ShutdownTimeout == 0 {
+		p.ShutdownTimeout = 10 * time.Second
+	}
 }
 
-// Validate checks addresses and durations.
+// Validate checks addresses, limits and durations.
 func (p *Proxy) Validate() error {
 	if _, _, err := net.SplitHostPort(p.Listen); err != nil {
 		return fmt.Errorf("listen %q: want host:port", p.Listen)
@@ -38,8 +77,17 @@ func (p *Proxy) Validate() error {
 			return fmt.Errorf("http_listen %q: want host:port", p.HTTPListen)
 		}
 	}
-	if p.HoldTimeout < 0 {
-		return fmt.Errorf("durations must not be negative")
+	for _, d := range []time.Duration{p.HoldTimeout, p.ConnectTimeout, p.QueryTimeout,
+		p.ClientIdleTimeout, p.PoolIdleTimeout, p.ShutdownTimeout} {
+		if d < 0 {
+			return fmt.Errorf("durations must not be negative")
+		}
+	}
+	if p.MaxConnections < 0 || p.PoolMaxPerServer < 0 || p.PoolMaxIdle < 0 {
+		return fmt.Errorf("limits must not be negative")
+	}
+	if p.PoolMaxIdle > p.PoolMaxPerServer {
+		return fmt.Errorf("pool_max_idle %d exceeds pool_max_per_server %d", p.PoolMaxIdle, p.PoolMaxPerServer)
 	}
 	return nil
 }

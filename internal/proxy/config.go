@@ -1,0 +1,94 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"vigil/internal/config"
+	"vigil/internal/mysqlwire"
+)
+
+// User is an application account the proxy authenticates.
+type User struct {
+	Name string
+	// Cred is the password as stored (stage-2 hash, stage-1 if known).
+	Cred mysqlwire.Credentials
+	// MaxConnections caps this user's concurrent sessions (0: no cap).
+	MaxConnections int
+}
+
+// Config configures a Server. Build it with ConfigFrom.
+type Config struct {
+	// Users by name.
+	Users map[string]User
+	// Admin is the account used for KILL QUERY on backends and to learn the
+	// server version.
+	Admin config.Credentials
+	// Servers are the configured server addresses, used to learn the server
+	// version before the topology names a primary.
+	Servers []string
+	// Flavor is "mariadb" or "mysql".
+	Flavor string
+	// HoldTimeout bounds the wait for a writable primary.
+	HoldTimeout time.Duration
+	// ConnectTimeout bounds opening a backend connection.
+	ConnectTimeout time.Duration
+	// QueryTimeout bounds waiting for a backend answer (0: none).
+	QueryTimeout time.Duration
+	// ClientIdleTimeout closes idle client sessions (0: never).
+	ClientIdleTimeout time.Duration
+	// MaxConnections caps client sessions (error 1040 beyond).
+	MaxConnections int
+}
+
+// ConfigFrom builds the proxy configuration from the shared file.
+func ConfigFrom(c *config.Config) (Config, error) {
+	pc := Config{
+		Users:             make(map[string]User, len(c.Users)),
+		Admin:             c.Accounts.Admin,
+		Flavor:            c.Cluster.Flavor,
+		HoldTimeout:       c.Proxy.HoldTimeout,
+		ConnectTimeout:    c.Proxy.ConnectTimeout,
+		QueryTimeout:      c.Proxy.QueryTimeout,
+		ClientIdleTimeout: c.Proxy.ClientIdleTimeout,
+		MaxConnections:    c.Proxy.MaxConnections,
+	}
+	for _, s := range c.Cluster.Servers {
+		pc.Servers = append(pc.Servers, s.Address)
+	}
+	for _, u := range c.Users {
+		cred, err := mysqlwire.CredentialsFor(u.Password)
+		if err != nil {
+			return Config{}, fmt.Errorf("user %s: %w", u.Name, err)
+		}
+		pc.Users[u.Name] = User{Name: u.Name, Cred: cred, MaxConnections: u.MaxConnections}
+	}
+	return pc, pc.Validate()
+}
+
+func (c *Config) setDefaults() {
+	if c.HoldTimeout == 0 {
+		c.HoldTimeout = 10 * time.Second
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 2 * time.Second
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = 10000
+	}
+	if c.Flavor == "" {
+		c.Flavor = "mariadb"
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if c.HoldTimeout < 0 || c.ConnectTimeout < 0 || c.QueryTimeout < 0 || c.ClientIdleTimeout < 0 {
+		return errors.New("proxy: durations must not be negative")
+	}
+	if c.MaxConnections < 0 {
+		return errors.New("proxy: max_connections must not be negative")
+	}
+	return nil
+}

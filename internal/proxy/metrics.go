@@ -1,0 +1,98 @@
+package proxy
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/internal/pool"
+)
+
+// metrics are the proxy's Prometheus metrics.
+type metrics struct {
+	sessions      prometheus.Gauge
+	connections   prometheus.Counter
+	statements    *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	errors        *prometheus.CounterVec
+	backendErrors *prometheus.CounterVec
+	holds         prometheus.Counter
+	holdSeconds   prometheus.Histogram
+	now           func() time.Time
+}
+
+func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
+	m := &metrics{
+		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "vigil", Subsystem: "proxy", Name: "sessions", Help: "Client sessions open now.",
+		}),
+		connections: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "vigil", Subsystem: "proxy", Name: "connections_total", Help: "Client connections accepted.",
+		}),
+		statements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vigil", Subsystem: "proxy", Name: "statements_total", Help: "Statements run, by route.",
+		}, []string{"route"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "vigil", Subsystem: "proxy", Name: "statement_seconds",
+			Help:    "Time from receiving a statement to the end of its answer, by route.",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 4, 10),
+		}, []string{"route"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vigil", Subsystem: "proxy", Name: "errors_total", Help: "Errors the proxy itself answered, by kind.",
+		}, []string{"kind"}),
+		backendErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vigil", Subsystem: "proxy", Name: "backend_errors_total", Help: "Backend connection failures, by server and phase.",
+		}, []string{"server", "phase"}),
+		holds: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "vigil", Subsystem: "proxy", Name: "holds_total", Help: "Statements that waited for a writable primary.",
+		}),
+		holdSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "vigil", Subsystem: "proxy", Name: "hold_seconds", Help: "How long held statements waited.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
+		}),
+		now: time.Now,
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.sessions, m.connections, m.statements, m.latency,
+		m.errors, m.backendErrors, m.holds, m.holdSeconds, poolCollector{p}} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// observe counts a statement and its latency.
+func (m *metrics) observe(route string, start time.Time) {
+	m.statements.WithLabelValues(route).Inc()
+	m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+}
+
+// poolCollector exports the pool's per-server counts.
+type poolCollector struct{ p *pool.Pool }
+
+var (
+	poolOpenDesc = prometheus.NewDesc("vigil_proxy_pool_connections",
+		"Backend connections by server address and state (busy or idle).", []string{"addr", "state"}, nil)
+	poolDialsDesc = prometheus.NewDesc("vigil_proxy_pool_dials_total",
+		"Backend connections opened, by server address.", []string{"addr"}, nil)
+	poolReusesDesc = prometheus.NewDesc("vigil_proxy_pool_reuses_total",
+		"Idle backend connections handed to a session, by server address.", []string{"addr"}, nil)
+)
+
+func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolOpenDesc
+	ch <- poolDialsDesc
+	ch <- poolReusesDesc
+}
+
+func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
+	for addr, st := range c.p.Stats() {
+		ch <- prometheus.MustNewConstMetric(poolOpenDesc, prometheus.GaugeValue, float64(st.Open-st.Idle), addr, "busy")
+		ch <- prometheus.MustNewConstMetric(poolOpenDesc, prometheus.GaugeValue, float64(st.Idle), addr, "idle")
+		ch <- prometheus.MustNewConstMetric(poolDialsDesc, prometheus.CounterValue, float64(st.Dials), addr)
+		ch <- prometheus.MustNewConstMetric(poolReusesDesc, prometheus.CounterValue, float64(st.Reuses), addr)
+	}
+}

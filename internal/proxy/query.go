@@ -1,0 +1,160 @@
+package proxy
+
+import (
+	"time"
+
+	"vigil/internal/mysqlwire"
+	"vigil/internal/router"
+	"vigil/internal/topology"
+)
+
+// maxHistory bounds the session commands kept for replay.
+const maxHistory = 256
+
+// comQuery routes and runs one COM_QUERY.
+func (s *session) comQuery(p []byte) bool {
+	sql := p[1:]
+	if k, ok := parseKill(sql); ok {
+		return s.kill(k)
+	}
+	start := time.Now()
+	if s.rs == nil {
+		b, err := s.primary()
+		if err != nil {
+			return s.answer(err)
+		}
+		_, err = s.exec(b, p, mysqlwire.RespResult)
+		s.srv.m.observe("primary", start)
+		return err == nil || s.answer(err)
+	}
+	st := router.Classify(sql)
+	snap, _ := s.srv.src.Current()
+	d := s.rs.Route(st, sql, snap)
+	res, err := s.runRouted(d, p, snap)
+	res.Duration = time.Since(start)
+	s.rs.Observe(res)
+	s.srv.m.observe(res.Target.String(), start)
+	if err != nil {
+		return s.answer(err)
+	}
+	if d.Replay && !res.Err {
+		s.remember(string(sql))
+	}
+	return true
+}
+
+// runRouted runs p where d says and returns what the router must observe.
+func (s *session) runRouted(d router.Decision, p []byte, snap *topology.Snapshot) (router.Result, error) {
+	switch d.Target {
+	case router.TargetReject:
+		e := mysqlwire.Errorf(router.ErrRejected, "HY000", "%s", d.Message)
+		return router.Result{Target: router.TargetReject, Err: true, ErrCode: e.Number}, e
+	case router.TargetReplica:
+		if res, done, err := s.onReplica(d, p, snap); done {
+			return res, err
+		}
+	}
+	b, err := s.primary()
+	if err != nil {
+		return errResult(router.TargetPrimary, "", err), err
+	}
+	sum, err := s.exec(b, p, mysqlwire.RespResult)
+	return s.result(router.TargetPrimary, b.node, sum, err), err
+}
+
+// onReplica tries to run p on the replica d names. done is false when the
+// statement should run on the primary instead (replica unreachable, causal
+// wait failed, or it failed before anything reached the client).
+func (s *session) onReplica(d router.Decision, p []byte, snap *topology.Snapshot) (router.Result, bool, error) {
+	b, err := s.replica(d.Backend, snap)
+	if err != nil {
+		s.log.Debug("replica unusable; reading from the primary", "replica", d.Backend, "err", err)
+		return router.Result{}, false, nil
+	}
+	if d.WaitGTID != "" && !s.causalWait(b, d) {
+		return router.Result{}, false, nil
+	}
+	sum, err := s.exec(b, p, mysqlwire.RespResult)
+	if err != nil && !sum.Sent && !isClientGone(err) {
+		// Nothing reached the client: retry on the primary. exec wrote no
+		// error packet yet only when the failure came from the backend;
+		// the 2013 it prepared is dropped.
+		return router.Result{}, false, nil
+	}
+	return s.result(router.TargetReplica, b.node, sum, err), true, err
+}
+
+// causalWait runs the router's GTID wait on b and reports whether the
+// replica has the session's last write.
+func (s *session) causalWait(b *backend, d router.Decision) bool {
+	rows, err := b.conn.Query(d.WaitSQL(s.srv.config().Flavor))
+	if err != nil {
+		if !isSQLError(err) {
+			s.forget(b, true)
+		}
+		return false
+	}
+	return len(rows) == 1 && len(rows[0]) == 1 && rows[0][0].Valid && rows[0][0].String == "0"
+}
+
+// result builds the router's observation of a relayed statement.
+func (s *session) result(t router.Target, node string, sum mysqlwire.Summary, err error) router.Result {
+	res := router.Result{
+		Target: t, Backend: node, Status: sum.Status, StatusKnown: sum.HaveStatus,
+		InsertID: sum.InsertID, Rows: sum.AffectedRows,
+	}
+	if len(s.gtid) > 0 {
+		res.LastGTID = s.gtid
+	}
+	if sum.Err != nil {
+		res.Err, res.ErrCode = true, sum.Err.Number
+	}
+	if err != nil {
+		res.Err = true
+		if res.ErrCode == 0 {
+			res.ErrCode = mysqlwire.CrServerLost
+		}
+	}
+	return res
+}
+
+func errResult(t router.Target, node string, err error) router.Result {
+	res := router.Result{Target: t, Backend: node, Err: true, ErrCode: mysqlwire.ErUnknownError}
+	if se, ok := err.(*mysqlwire.SQLError); ok {
+		res.ErrCode = se.Number
+	}
+	return res
+}
+
+// remember appends a session command to the history (dropping an earlier
+// identical one) and marks it applied on the primary, where it just ran.
+func (s *session) remember(cmd string) {
+	for i, h := range s.history {
+		if h == cmd {
+			s.history = append(s.history[:i], s.history[i+1:]...)
+			s.resetApplied()
+			break
+		}
+	}
+	if len(s.history) >= maxHistory {
+		s.history = s.history[1:]
+		s.resetApplied()
+	}
+	s.history = append(s.history, cmd)
+	if s.prim != nil && s.prim.applied == len(s.history)-1 {
+		s.prim.applied = len(s.history)
+	}
+}
+
+// resetApplied is called when the history was edited: replicas replay it
+// from the start (harmless: session commands are idempotent in order).
+func (s *session) resetApplied() {
+	if s.repl != nil {
+		s.repl.applied = 0
+	}
+	if s.prim != nil {
+		s.prim.applied = len(s.history)
+	}
+}
+
+func isClientGone(err error) bool { return err == errClientGone }

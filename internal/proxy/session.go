@@ -1,0 +1,266 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"vigil/internal/mysqlwire"
+	"vigil/internal/router"
+)
+
+// Session states for the drain handshake between the session goroutine and
+// Shutdown.
+const (
+	stateIdle int32 = iota
+	stateBusy
+	stateClosed
+)
+
+// session serves one client connection. All fields are owned by the
+// session goroutine, except those under mu (read by KILL from other
+// sessions) and state.
+type session struct {
+	srv  *Server
+	id   uint32
+	nc   net.Conn
+	c    *mysqlwire.Conn
+	host string
+	log  *slog.Logger
+
+	// Identity, set at login and by COM_CHANGE_USER.
+	user    string
+	stage1  []byte
+	salt    []byte
+	caps    uint32
+	charset byte
+	schema  string
+	attrs   []byte
+
+	rs       *router.Session
+	history  []string // replayable session commands, in order
+	option   uint16   // last COM_SET_OPTION value (0: MULTI_STATEMENTS_ON, the default)
+	status   uint16   // last known server status flags
+	gtid     []byte   // last_gtid of the running statement
+	stmts    map[uint32]*backend
+	relay    mysqlwire.Relay
+	cur      *backend // backend of the running statement
+	draining bool
+
+	mu   sync.Mutex // guards prim and repl for readers on other goroutines
+	prim *backend
+	repl *backend
+
+	state atomic.Int32
+	// holdsState mirrors pinned() after each command, for Shutdown.
+	holdsState atomic.Bool
+}
+
+func newSession(srv *Server, id uint32, nc net.Conn) *session {
+	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
+	s := &session{
+		srv: srv, id: id, nc: nc, c: mysqlwire.NewServerConn(nc), host: host,
+		status: mysqlwire.StatusAutocommit,
+	}
+	s.log = srv.log.With("session", id, "client", nc.RemoteAddr().String())
+	s.relay.Client = s.c
+	s.relay.Track = s.track
+	return s
+}
+
+// run serves the connection until the client quits, fails, or the server
+// closes the session.
+func (s *session) run() {
+	defer s.cleanup()
+	if err := s.login(); err != nil {
+		s.log.Debug("login failed", "err", err)
+		return
+	}
+	for s.serveOne() {
+	}
+}
+
+// serveOne reads and answers one command; false ends the session.
+func (s *session) serveOne() bool {
+	s.c.ResetSeq()
+	if t := s.srv.config().ClientIdleTimeout; t > 0 {
+		_ = s.nc.SetReadDeadline(time.Now().Add(t))
+	}
+	p, err := s.c.ReadPacket()
+	if err != nil {
+		if errors.Is(err, mysqlwire.ErrPacketTooLarge) {
+			_ = s.c.WriteError(mysqlwire.Errorf(mysqlwire.ErNetPacketTooLarge, "08S01", "Got a packet bigger than 'max_allowed_packet' bytes"))
+		}
+		return false
+	}
+	if !s.state.CompareAndSwap(stateIdle, stateBusy) {
+		return false // closed by Shutdown while the command arrived
+	}
+	keep := len(p) > 0 && s.dispatch(p)
+	s.c.ShrinkBuffer()
+	s.holdsState.Store(s.pinned())
+	if !s.state.CompareAndSwap(stateBusy, stateIdle) {
+		return false
+	}
+	if s.srv.isDraining() && !s.pinned() {
+		return false
+	}
+	return keep
+}
+
+// closeIfIdle closes the client connection if no command is running and no
+// transaction is open (Shutdown calls it from its own goroutine).
+func (s *session) closeIfIdle() {
+	if s.holdsState.Load() {
+		return
+	}
+	if s.state.CompareAndSwap(stateIdle, stateClosed) {
+		_ = s.nc.Close()
+	}
+}
+
+// close closes the client connection whatever it is doing.
+func (s *session) close() {
+	s.state.Store(stateClosed)
+	_ = s.nc.Close()
+}
+
+func (s *session) statusPinned() bool {
+	return s.status&mysqlwire.StatusInTrans != 0 || s.status&mysqlwire.StatusAutocommit == 0
+}
+
+// pinned reports whether state lives on the primary connection that would
+// be lost silently if the session moved to another one.
+func (s *session) pinned() bool {
+	if s.prim == nil {
+		return false
+	}
+	if s.statusPinned() {
+		return true
+	}
+	return s.rs != nil && s.rs.Pins() != 0
+}
+
+// cleanup returns healthy backends to the pool and closes the client.
+func (s *session) cleanup() {
+	_ = s.nc.Close()
+	s.mu.Lock()
+	prim, repl := s.prim, s.repl
+	s.prim, s.repl = nil, nil
+	s.mu.Unlock()
+	for _, b := range []*backend{prim, repl} {
+		if b != nil {
+			s.release(b)
+		}
+	}
+}
+
+// dispatch answers one command; false ends the session. Each case is one
+// call.
+func (s *session) dispatch(p []byte) bool {
+	switch p[0] {
+	case mysqlwire.ComQuery:
+		return s.comQuery(p)
+	case mysqlwire.ComQuit:
+		return false
+	case mysqlwire.ComPing:
+		return s.writeOK()
+	case mysqlwire.ComInitDB:
+		return s.comInitDB(p)
+	case mysqlwire.ComSetOption:
+		return s.comSetOption(p)
+	case mysqlwire.ComFieldList:
+		return s.onPrimary(p, mysqlwire.RespRows)
+	case mysqlwire.ComStatistics:
+		return s.onPrimary(p, mysqlwire.RespOne)
+	case mysqlwire.ComResetConnection:
+		return s.comResetConnection(p)
+	case mysqlwire.ComChangeUser:
+		return s.comChangeUser(p)
+	case mysqlwire.ComStmtPrepare:
+		return s.comPrepare(p)
+	case mysqlwire.ComStmtExecute:
+		return s.comStmt(p, mysqlwire.RespResult)
+	case mysqlwire.ComStmtFetch:
+		return s.comStmt(p, mysqlwire.RespRows)
+	case mysqlwire.ComStmtReset:
+		return s.comStmt(p, mysqlwire.RespOne)
+	case mysqlwire.ComStmtClose, mysqlwire.ComStmtSendLongData:
+		return s.comStmtNoReply(p)
+	case mysqlwire.ComProcessKill:
+		return s.comProcessKill(p)
+	default:
+		return s.writeErr(mysqlwire.Errorf(mysqlwire.ErUnknownComError, "08S01", "Unknown command"))
+	}
+}
+
+// writeErr answers with an ERR packet; false if the client is gone.
+func (s *session) writeErr(e *mysqlwire.SQLError) bool {
+	s.srv.m.errors.WithLabelValues("proxy").Inc()
+	return s.c.WriteError(e) == nil
+}
+
+// writeOK answers with an OK packet carrying the last known status.
+func (s *session) writeOK() bool {
+	return s.c.WriteOK(s.caps, mysqlwire.OK{Status: s.status &^ mysqlwire.StatusMoreResults}) == nil
+}
+
+// answer writes err to the client if it is an *SQLError (or a wrapped one)
+// and reports whether the session goes on. Other errors end the session
+// after a generic error packet.
+func (s *session) answer(err error) bool {
+	if errors.Is(err, errClientGone) {
+		return false
+	}
+	var se *mysqlwire.SQLError
+	if errors.As(err, &se) {
+		ok := s.writeErr(se)
+		return ok && !errors.Is(err, errSessionLost)
+	}
+	s.log.Warn("session ends", "err", err)
+	_ = s.writeErr(mysqlwire.Errorf(mysqlwire.CrServerLost, "HY000", "Lost connection to server during query"))
+	return false
+}
+
+// errSessionLost marks errors after which the client connection is closed
+// (state it relied on is gone).
+var errSessionLost = errors.New("session state lost")
+
+// lostError builds an error that tells the client what happened and ends
+// the session.
+func lostError(number uint16, format string, args ...any) error {
+	return fmt.Errorf("%w%w", mysqlwire.Errorf(number, "HY000", format, args...), errSessionLost)
+}
+
+// track receives session state changes from OK packets during a relay.
+func (s *session) track(sc mysqlwire.StateChange) {
+	switch sc.Type {
+	case mysqlwire.TrackSchema:
+		if string(sc.Value) != s.schema {
+			s.schema = string(sc.Value)
+		}
+		if s.cur != nil {
+			s.cur.schema = s.schema
+		}
+		if s.rs != nil {
+			s.rs.SetSchema(s.schema)
+		}
+	case mysqlwire.TrackSystemVariables:
+		if bytes.Equal(sc.Name, lastGTIDName) {
+			s.gtid = append(s.gtid[:0], sc.Value...)
+		}
+	}
+}
+
+var lastGTIDName = []byte("last_gtid")
+
+// context returns a context bounded by the connect timeout.
+func (s *session) connectContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.srv.config().ConnectTimeout)
+}
