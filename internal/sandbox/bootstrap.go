@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -122,10 +123,8 @@ func execAll(ctx context.Context, db *sql.DB, stmts ...string) error {
 // redact cuts a statement before any password so errors never print one.
 func redact(s string) string {
 	for _, kw := range []string{"IDENTIFIED", "MASTER_PASSWORD"} {
-		for i := 0; i+len(kw) <= len(s); i++ {
-			if s[i:i+len(kw)] == kw {
-				return s[:i] + kw + " ..."
-			}
+		if i := strings.Index(s, kw); i >= 0 {
+			return s[:i] + kw + " ..."
 		}
 	}
 	return s
