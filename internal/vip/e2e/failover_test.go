@@ -11,15 +11,15 @@ import (
 
 const adv = 100 * time.Millisecond
 
-// pair starts services on a and b, vigil a (priority 150) and vigil b
-// (priority 100), and waits until a is master and answers on the VIP.
+// pair starts services on a and b, vigil a (usually priority 150) until it
+// is master, then vigil b (usually 100), and waits until a answers on the VIP.
 func pair(t *testing.T, oa, ob speakerOpts) (*lab, *proc, *proc) {
 	l := newLab(t)
 	l.startService("a")
 	l.startService("b")
 	a := l.startVigil("a", oa)
-	b := l.startVigil("b", ob)
 	a.waitState("MASTER", 3*time.Second)
+	b := l.startVigil("b", ob)
 	b.waitState("BACKUP", time.Second)
 	l.waitAnswer("a", 2*time.Second)
 	return l, a, b

@@ -33,8 +33,8 @@ func interop(t *testing.T, mode, master string) {
 		startA, startB = l.startKeepalived, l.startVigil
 	}
 	a := startA("a", oa)
-	b := startB("b", ob)
 	a.waitState("MASTER", 3*time.Second)
+	b := startB("b", ob)
 	b.waitState("BACKUP", 2*time.Second)
 	l.waitAnswer("a", 2*time.Second)
 
