@@ -1,0 +1,63 @@
+package router
+
+import (
+	"testing"
+	"time"
+)
+
+var benchStatements = []struct{ name, sql string }{
+	{"point_select", "SELECT c FROM sbtest1 WHERE id=5012"},
+	{"range", "SELECT DISTINCT c FROM sbtest3 WHERE id BETWEEN 4988 AND 5087 ORDER BY c"},
+	{"moodle_select", "SELECT id, username, firstname, lastname FROM mdl_user WHERE deleted = 0 AND suspended = 0 AND id IN (2, 5, 9, 12) ORDER BY lastname /* moodle */"},
+	{"get_lock", "SELECT GET_LOCK('3f786850e387550fdab836ed7e6dc881de23001b', 120)"},
+	{"insert", "INSERT INTO mdl_logstore_standard_log (eventname, component, action, target, objectid) VALUES ('\\\\core\\\\event\\\\user_loggedin', 'core', 'loggedin', 'user', 2)"},
+	{"set_names", "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_unicode_ci'"},
+}
+
+func BenchmarkClassify(b *testing.B) {
+	for _, bs := range benchStatements {
+		sql := []byte(bs.sql)
+		b.Run(bs.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(sql)))
+			for b.Loop() {
+				Classify(sql)
+			}
+		})
+	}
+}
+
+func BenchmarkNormalize(b *testing.B) {
+	for _, bs := range benchStatements {
+		sql := []byte(bs.sql)
+		b.Run(bs.name, func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 512)
+			for b.Loop() {
+				buf, _ = normalizeInto(buf[:0], sql)
+			}
+		})
+	}
+}
+
+// BenchmarkRouteObserve is the router's whole per-statement cost on the
+// proxy's hot path: Classify, Route (rules, digest, replica pick) and
+// Observe (state, statistics).
+func BenchmarkRouteObserve(b *testing.B) {
+	r, err := New(Config{MaxReplicaLag: 5 * time.Second}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap := testSnap()
+	for _, bs := range benchStatements[:2] {
+		sql := []byte(bs.sql)
+		b.Run(bs.name, func(b *testing.B) {
+			b.ReportAllocs()
+			s := r.NewSession("u", "")
+			for b.Loop() {
+				d := s.Route(Classify(sql), sql, snap)
+				s.Observe(Result{Target: d.Target, Backend: d.Backend, Status: StatusAutocommit, StatusKnown: true, Duration: time.Microsecond})
+			}
+		})
+	}
+}
