@@ -29,10 +29,15 @@ type proc struct {
 type errPortInUse struct {
 	node string
 	port int
+	flag string // the option that chooses this port
 }
 
 func (e *errPortInUse) Error() string {
-	return fmt.Sprintf("port %d (for %s) is already in use: choose another --base-port or stop what listens there", e.port, e.node)
+	flag := e.flag
+	if flag == "" {
+		flag = "--base-port"
+	}
+	return fmt.Sprintf("port %d (for %s) is already in use: choose another %s or stop what listens there", e.port, e.node, flag)
 }
 
 // spawn starts mariadbd for n in its own process group and returns without

@@ -48,7 +48,7 @@ func (c *Cluster) EnsureConfig(proxyPort int) (*config.Config, error) {
 		return config.Load(c.ConfigPath())
 	}
 	if !portFree(proxyPort) {
-		return nil, &errPortInUse{node: "the proxy", port: proxyPort}
+		return nil, &errPortInUse{node: "the proxy", port: proxyPort, flag: "--proxy-port"}
 	}
 	httpPort, mgrPort := proxyPort+1, proxyPort+2
 	if !portFree(httpPort) || !portFree(mgrPort) {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -42,6 +44,9 @@ func UpStack(ctx context.Context, o StackOptions) (*Cluster, *config.Config, err
 	if o.ServersOnly {
 		o.PrimaryWritable = true
 	}
+	if err := checkProxyPort(o); err != nil {
+		return nil, nil, err
+	}
 	c, err := Up(ctx, o.Options)
 	if err != nil {
 		return nil, nil, err
@@ -56,6 +61,22 @@ func UpStack(ctx context.Context, o StackOptions) (*Cluster, *config.Config, err
 		return nil, nil, err
 	}
 	return c, cfg, nil
+}
+
+// checkProxyPort fails early, before any server starts, when a new
+// sandbox's proxy port is taken.
+func checkProxyPort(o StackOptions) error {
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "vigil.yaml")); err == nil || o.ServersOnly {
+		return nil
+	}
+	if !portFree(o.ProxyPort) {
+		return &errPortInUse{node: "the proxy", port: o.ProxyPort, flag: "--proxy-port"}
+	}
+	return nil
 }
 
 func (c *Cluster) upRoles(ctx context.Context, o StackOptions) (*config.Config, error) {
