@@ -57,14 +57,31 @@ func (a *actor) db(name string) (*sql.DB, error) {
 	return db, nil
 }
 
-// exec runs queries in order on one connection of name, each bounded by
+// exec runs queries in order on one connection of name, all bounded by
 // the action timeout.
 func (a *actor) exec(ctx context.Context, name string, queries ...string) error {
+	return a.execT(ctx, name, a.cfg.ActionTimeout, queries...)
+}
+
+// netTimeout is the slave_net_timeout the engine sets on replicas: four
+// heartbeat periods, at least one second.
+func (a *actor) netTimeout() time.Duration {
+	return max(time.Second, (4 * a.cfg.HeartbeatPeriod).Round(time.Second))
+}
+
+// stopTimeout bounds statements that stop a replication IO thread, which
+// may wait until a hung primary's connection times out.
+func (a *actor) stopTimeout() time.Duration {
+	return a.cfg.ActionTimeout + a.netTimeout()
+}
+
+// execT is exec with an explicit timeout.
+func (a *actor) execT(ctx context.Context, name string, timeout time.Duration, queries ...string) error {
 	db, err := a.db(name)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.ActionTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -196,7 +213,7 @@ func (a *actor) promote(ctx context.Context, name string, semiSync bool) (string
 			fmt.Sprintf("SET GLOBAL rpl_semi_sync_master_timeout=%d", a.cfg.SemiSyncTimeout.Milliseconds()),
 			"SET GLOBAL rpl_semi_sync_master_enabled=ON")
 	}
-	if err := a.exec(ctx, name, qs...); err != nil {
+	if err := a.execT(ctx, name, a.stopTimeout(), qs...); err != nil {
 		return "", err
 	}
 	fork, err := a.gtidCurrent(ctx, name)
@@ -235,12 +252,13 @@ func (a *actor) pointTo(ctx context.Context, name string, primary topology.Serve
 		cm += ", MASTER_DEMOTE_TO_SLAVE=1"
 	}
 	cm += ", MASTER_PASSWORD=" + quote(a.cfg.Repl.Password)
-	qs := []string{"STOP SLAVE", "SET GLOBAL read_only=ON"}
+	qs := []string{"STOP SLAVE", "SET GLOBAL read_only=ON",
+		fmt.Sprintf("SET GLOBAL slave_net_timeout=%d", int(a.netTimeout().Seconds()))}
 	if semiSync {
 		qs = append(qs, "SET GLOBAL rpl_semi_sync_master_enabled=OFF", "SET GLOBAL rpl_semi_sync_slave_enabled=ON")
 	}
 	qs = append(qs, cm, "START SLAVE")
-	return a.exec(ctx, name, qs...)
+	return a.execT(ctx, name, a.stopTimeout(), qs...)
 }
 
 // quote renders s as a single-quoted SQL string literal.

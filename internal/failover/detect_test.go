@@ -26,9 +26,9 @@ func TestDetectorAssess(t *testing.T) {
 	}
 	later := t0.Add(1500 * time.Millisecond)
 	cases := []struct {
-		name  string
+		name   string
 		probes []topology.Probe
-		want  Health
+		want   Health
 	}{
 		{"primary answers", []topology.Probe{{Name: "db1", At: t0, LastOK: t0}, replicaProbe("db2", t0, "Yes", 1)}, Healthy},
 		{"one failure is not enough", []topology.Probe{downPrimary(1), replicaProbe("db2", later, "Connecting", 1)}, Suspect},

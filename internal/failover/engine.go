@@ -46,6 +46,7 @@ type Engine struct {
 	opStart   time.Time
 	lastKick  time.Time
 	nextRetry time.Time
+	changedAt time.Time // last state change or SQL action that changes roles
 	failovers int
 }
 
@@ -129,8 +130,24 @@ func (e *Engine) commit(st State) error {
 	e.mu.Lock()
 	e.st = st.clone()
 	e.mu.Unlock()
+	e.touch()
 	e.publish()
 	return nil
+}
+
+// touch records that roles changed now: probes taken before are stale for
+// tending and reopening.
+func (e *Engine) touch() {
+	e.mu.Lock()
+	e.changedAt = time.Now()
+	e.mu.Unlock()
+}
+
+// fresh reports whether p was taken after the last role change.
+func (e *Engine) fresh(p topology.Probe) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return p.At.After(e.changedAt)
 }
 
 // event records e in the journal and the log.

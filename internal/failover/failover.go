@@ -138,7 +138,7 @@ func (e *Engine) chooseFrozen(ctx context.Context, st State, from, want string) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = e.act.exec(ctx, n, "STOP SLAVE IO_THREAD")
+			_ = e.act.execT(ctx, n, e.act.stopTimeout(), "STOP SLAVE IO_THREAD")
 			states[i] = e.act.replicaState(ctx, n)
 		}()
 	}
@@ -213,4 +213,5 @@ func (e *Engine) repointAll(ctx context.Context, st State, to, from string) {
 		}()
 	}
 	wg.Wait()
+	e.touch()
 }

@@ -26,7 +26,7 @@ func (e *Engine) tend(ctx context.Context, obs topology.Observation) {
 	pp := obs.Probes[st.Primary]
 	for _, s := range e.cfg.Servers {
 		p := obs.Probes[s.Name]
-		if s.Name == st.Primary || !p.OK() {
+		if s.Name == st.Primary || !p.OK() || !e.fresh(p) {
 			continue
 		}
 		_, detached := st.Detached[s.Name]
@@ -48,6 +48,7 @@ func (e *Engine) tend(ctx context.Context, obs topology.Observation) {
 // primary that woke up writable is shut down when FenceShutdown is set, so
 // that it can never acknowledge a write.
 func (e *Engine) fenceStray(ctx context.Context, name string, demoted bool) {
+	defer e.touch()
 	n, _ := e.act.killClients(ctx, name)
 	if demoted && e.cfg.FenceShutdown {
 		err := e.act.exec(ctx, name, "SHUTDOWN")
@@ -94,6 +95,7 @@ func (e *Engine) rejoin(ctx context.Context, st State, name string, p topology.P
 			mine, fork, mine.Extra(fork)))
 		return
 	}
+	defer e.touch()
 	if err := e.act.pointTo(ctx, name, prim, true, st.SemiSync); err != nil {
 		e.report("rejoin:"+name, "error", name, "cannot rejoin as a replica: "+err.Error())
 		return
@@ -141,6 +143,7 @@ func (e *Engine) adopt(ctx context.Context, st State, name string, p topology.Pr
 		e.quarantine(st, name, fmt.Sprintf("has transactions the primary lacks: %s not contained in %s", mine, theirs))
 		return
 	}
+	defer e.touch()
 	if err := e.act.pointTo(ctx, name, prim, false, st.SemiSync); err != nil {
 		e.report("adopt:"+name, "error", name, "cannot point replica at the primary: "+err.Error())
 		return

@@ -103,12 +103,14 @@ func (e *Engine) open(ctx context.Context, name string, semiSync bool) error {
 			"SET GLOBAL rpl_semi_sync_master_enabled=ON")
 	}
 	qs = append(qs, "SET GLOBAL read_only=OFF")
+	defer e.touch()
 	return e.act.exec(ctx, name, qs...)
 }
 
 // converge re-points replicas of the primary whose heartbeat period is not
 // the configured one, so that a hung primary is noticed quickly.
 func (e *Engine) converge(ctx context.Context, st State, obs topology.Observation) {
+	defer e.touch()
 	prim, _ := e.cfg.server(st.Primary)
 	for _, name := range e.others(st, st.Primary) {
 		p := obs.Probes[name]
@@ -184,7 +186,7 @@ func (e *Engine) kickReplicas(names []string) {
 // keepPrimaryOpen re-opens the designated primary when it answers
 // read_only=ON without replicating (e.g. restarted before anyone noticed).
 func (e *Engine) keepPrimaryOpen(ctx context.Context, st State, p topology.Probe) {
-	if !p.OK() || !p.ReadOnly || p.Replica != nil {
+	if !p.OK() || !p.ReadOnly || p.Replica != nil || !e.fresh(p) {
 		return
 	}
 	if err := e.open(ctx, st.Primary, st.SemiSync); err != nil {

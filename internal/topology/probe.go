@@ -163,10 +163,11 @@ func queryMap(ctx context.Context, q Querier, query string) (map[string]string, 
 	return m, closeRows(rows)
 }
 
-// probeReplica reads SHOW SLAVE STATUS by column name (the column set varies
-// between versions). It returns nil when the server is not a replica.
+// probeReplica reads the default connection's row of SHOW ALL SLAVES
+// STATUS (which, unlike SHOW SLAVE STATUS, includes the heartbeat columns)
+// by column name. It returns nil when the server is not a replica.
 func probeReplica(ctx context.Context, q Querier) (*ReplicaStatus, error) {
-	row, err := queryRowMap(ctx, q, "SHOW SLAVE STATUS")
+	row, err := queryRowMap(ctx, q, "SHOW ALL SLAVES STATUS", func(m map[string]string) bool { return m["Connection_name"] == "" })
 	if err != nil {
 		return nil, fmt.Errorf("probe replica status: %w", err)
 	}
@@ -206,9 +207,9 @@ func replicaFromRow(row map[string]string) *ReplicaStatus {
 	return rs
 }
 
-// queryRowMap returns the first row of query as column name -> value (NULL
-// as ""), or nil when there is no row.
-func queryRowMap(ctx context.Context, q Querier, query string) (map[string]string, error) {
+// queryRowMap returns the first row of query accepted by pick as column
+// name -> value (NULL as ""), or nil when there is none.
+func queryRowMap(ctx context.Context, q Querier, query string, pick func(map[string]string) bool) (map[string]string, error) {
 	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return nil, err
@@ -218,21 +219,23 @@ func queryRowMap(ctx context.Context, q Querier, query string) (map[string]strin
 		rows.Close()
 		return nil, err
 	}
-	if !rows.Next() {
-		return nil, closeRows(rows)
-	}
 	vals := make([]sql.NullString, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	if err := rows.Scan(ptrs...); err != nil {
-		rows.Close()
-		return nil, err
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		m := make(map[string]string, len(cols))
+		for i, c := range cols {
+			m[c] = vals[i].String
+		}
+		if pick(m) {
+			return m, closeRows(rows)
+		}
 	}
-	m := make(map[string]string, len(cols))
-	for i, c := range cols {
-		m[c] = vals[i].String
-	}
-	return m, closeRows(rows)
+	return nil, closeRows(rows)
 }
