@@ -30,7 +30,16 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	opts.Dir = dir
 	if st, err := readState(dir); err == nil && st.Bootstrapped {
 		c := newCluster(dir, opts, st)
+		var stopped []string
+		for _, n := range c.nodes {
+			if !c.Running(n.Name) {
+				stopped = append(stopped, n.Name)
+			}
+		}
 		if err := c.StartAll(ctx); err != nil {
+			for _, name := range stopped { // leave things as they were
+				_ = c.Stop(context.WithoutCancel(ctx), name)
+			}
 			return nil, err
 		}
 		return c, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -123,6 +124,24 @@ func TestUpServesQueriesThroughProxy(t *testing.T) {
 	}
 	db := open(t, "moodle:moodle@tcp(127.0.0.1:"+proxyPort+")/moodle")
 	exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+	t.Run("mariadb client", func(t *testing.T) {
+		// The command line `up` prints, as a user would paste it.
+		cmd := osexec.Command("mariadb", "-h", "127.0.0.1", "-P", proxyPort, "-u", "moodle", "-pmoodle", "moodle",
+			"-N", "-e", "INSERT INTO t VALUES (2); SELECT COUNT(*) FROM t")
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "2" {
+			t.Errorf("mariadb through the proxy: %q, %v; want 2", out, err)
+		}
+	})
+	t.Run("php mysqli", func(t *testing.T) {
+		script := `$m = new mysqli("127.0.0.1", "moodle", "moodle", "moodle", ` + proxyPort + `);
+$m->query("INSERT INTO t VALUES (3)") or die($m->error);
+echo $m->query("SELECT COUNT(*) FROM t")->fetch_row()[0];`
+		out, err := osexec.Command("php", "-r", script).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "3" {
+			t.Errorf("php mysqli through the proxy: %q, %v; want 3", out, err)
+		}
+	})
 	st := status(t, dir)
 	if !st.Manager.Running || !st.Proxy.Running || st.Proxy.HTTPStatus != 200 || st.Manager.HTTPStatus != 200 {
 		t.Errorf("status: manager %+v proxy %+v, want both running and healthy", st.Manager, st.Proxy)
@@ -137,8 +156,8 @@ func TestUpServesQueriesThroughProxy(t *testing.T) {
 	out = mustVigil(t, "sandbox", "up", "--dir", dir) // idempotent: starts what is stopped
 	db = open(t, "moodle:moodle@tcp(127.0.0.1:"+proxyPort+")/moodle")
 	var n int
-	if err := db.QueryRow("SELECT COUNT(*) FROM t").Scan(&n); err != nil || n != 1 {
-		t.Errorf("after up again: %d rows, %v; want 1", n, err)
+	if err := db.QueryRow("SELECT COUNT(*) FROM t").Scan(&n); err != nil || n != 3 {
+		t.Errorf("after up again: %d rows, %v; want 3", n, err)
 	}
 	mustVigil(t, "sandbox", "down", "--dir", dir)
 	if st := status(t, dir); st.Manager.Running || st.Proxy.Running || st.Servers[0].Up {
