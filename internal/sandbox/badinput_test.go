@@ -179,3 +179,19 @@ func TestDestroyRefusesANonSandboxDir(t *testing.T) {
 		t.Errorf("Open of an empty dir: got %v, want ErrNoSandbox", err)
 	}
 }
+
+func TestUpRefusesANonEmptyForeignDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "db1", "precious")
+	if err := os.MkdirAll(keep, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sandbox.Up(testCtx(t), sandbox.Options{Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), "holds no sandbox") {
+		t.Errorf("Up in a foreign non-empty dir: got %v, want a refusal", err)
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("the foreign directory's content was touched: %v", err)
+	}
+}

@@ -6,9 +6,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"vigil/internal/config"
@@ -51,12 +53,19 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 // replication. The state file is written first (Bootstrapped=false) so an
 // interrupted create can be cleaned up by the next Up or by Destroy.
 func create(ctx context.Context, opts Options) (*Cluster, error) {
+	old, err := readState(opts.Dir)
+	if err != nil && !isEmptyOrMissing(opts.Dir) {
+		return nil, fmt.Errorf("%s is not empty and holds no sandbox (no %s): choose a new or empty directory", opts.Dir, stateFile)
+	}
 	if err := ensureWritable(opts.Dir); err != nil {
 		return nil, err
 	}
-	if old, err := readState(opts.Dir); err == nil {
+	if old != nil {
 		opts.Logger.Info("cleaning up an interrupted sandbox creation", "dir", opts.Dir)
 		_ = newCluster(opts.Dir, opts, old).Close()
+		for _, f := range []string{"vigil.yaml", "logs", "run"} {
+			_ = os.RemoveAll(filepath.Join(opts.Dir, f))
+		}
 	}
 	bins, err := findBinaries(ctx, opts.LookPath)
 	if err != nil {
@@ -135,6 +144,14 @@ func (c *Cluster) repickPort(n *Node) error {
 	c.st.Ports[i] = ports[0]
 	*n = *newNode(c.Dir, n.ServerID, ports[0])
 	return writeState(c.Dir, c.st)
+}
+
+func isEmptyOrMissing(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+	}
+	return len(entries) == 0
 }
 
 func ensureWritable(dir string) error {
