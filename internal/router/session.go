@@ -44,10 +44,13 @@ type Session struct {
 	lastBackend string
 	replica     string // current replica, kept while it fits
 
-	need         Position  // GTID of the session's last write
-	needText     string    // need.String(), built once per write
-	confirmed    string    // replica known to have applied need
-	unknownWrite time.Time // last write whose GTID was not reported
+	need          Position // GTID of the session's last write
+	needText      string   // need.String(), built once per write
+	needRaw       string   // need as the server reported it
+	confirmed     string   // replica known to have applied confirmedText
+	confirmedText string
+	txWrote       bool      // the open transaction ran a write
+	unknownWrite  time.Time // last write whose GTID was not reported
 
 	cur     pending
 	normBuf []byte
@@ -198,7 +201,7 @@ func (s *Session) readTarget(cfg *Config, snap *topology.Snapshot, relaxed bool)
 		return Decision{Target: TargetPrimary, Reason: ReasonNoReplica}
 	}
 	d := Decision{Target: TargetReplica, Backend: name, Reason: ReasonRead}
-	if !covered && !(s.confirmed == name && needText == s.needText) {
+	if !covered && !(s.confirmed == name && needText == s.confirmedText) {
 		if cfg.CausalWait <= 0 {
 			return Decision{Target: TargetPrimary, Reason: ReasonCausal}
 		}
@@ -256,10 +259,18 @@ func (s *Session) Observe(res Result) {
 // observeGTID tracks the session's last write and causal confirmations.
 func (s *Session) observeGTID(cur pending, res Result) {
 	cfg := s.r.cfg.Load()
+	if cur.d.WaitGTID != "" && res.Target == TargetReplica && !res.Err {
+		s.confirmed, s.confirmedText = res.Backend, cur.d.WaitGTID
+	}
 	if len(res.LastGTID) > 0 {
+		if string(res.LastGTID) == s.needRaw {
+			s.unknownWrite = time.Time{}
+			return // the same GTID reported again: nothing new was written
+		}
 		pos, err := ParsePosition(flavorOf(cfg), string(res.LastGTID))
 		if err == nil && !pos.IsZero() {
 			s.need = pos
+			s.needRaw = string(res.LastGTID)
 			s.needText = pos.String()
 			s.confirmed = ""
 			s.r.global.add(pos)
@@ -267,19 +278,31 @@ func (s *Session) observeGTID(cur pending, res Result) {
 			return
 		}
 	}
-	if res.Target == TargetPrimary && !res.Err && !cur.st.ReadOnly() && writes(cur.st.Kind) {
+	if res.Target == TargetPrimary && !res.Err && s.wroteWithoutGTID(cur.st.Kind, res) {
 		s.unknownWrite = time.Now()
 	}
-	if cur.d.WaitGTID != "" && res.Target == TargetReplica && !res.Err && cur.d.WaitGTID == s.needText {
-		s.confirmed = res.Backend
+	if !s.inTx {
+		s.txWrote = false
 	}
 }
 
-// writes reports kinds that may change data and so produce a GTID.
-func writes(k Kind) bool {
+// wroteWithoutGTID reports whether a statement that got no GTID in its OK
+// packet may nevertheless have committed a write (the server does not
+// track last_gtid): writes that changed rows outside a transaction, the
+// COMMIT of a transaction that wrote, and statements of unknown effect.
+func (s *Session) wroteWithoutGTID(k Kind, res Result) bool {
 	switch k {
-	case KindWrite, KindCommit, KindCall, KindOther, KindExecute, KindDo, KindXA:
-		return true
+	case KindWrite:
+		if s.inTx {
+			s.txWrote = true
+			return false
+		}
+		return res.Rows > 0
+	case KindCommit, KindXA:
+		return s.txWrote
+	case KindCall, KindOther, KindExecute, KindDo:
+		s.txWrote = s.txWrote || s.inTx
+		return !s.inTx
 	}
 	return false
 }

@@ -384,14 +384,43 @@ func TestCausalGlobal(t *testing.T) {
 
 func TestUnknownGTIDWindow(t *testing.T) {
 	snap := testSnap()
-	s := newTestRouter(t, Config{UnknownGTIDWindow: time.Hour}).NewSession("u", "")
-	run(s, snap, "UPDATE t SET a = 1", ac, "")
-	if d := run(s, snap, "SELECT 1", ac, ""); d.Target != P || d.Reason != ReasonCausal {
+	exec := func(s *Session, sql string, status uint16, rows uint64, gtid string) {
+		d := s.Route(Classify([]byte(sql)), []byte(sql), snap)
+		res := Result{Target: d.Target, Backend: d.Backend, Status: status, StatusKnown: true, Rows: rows}
+		if gtid != "" {
+			res.LastGTID = []byte(gtid)
+		}
+		s.Observe(res)
+	}
+	read := func(s *Session) Decision { return run(s, snap, "SELECT 1", ac, "") }
+	r := newTestRouter(t, Config{UnknownGTIDWindow: time.Hour})
+
+	s := r.NewSession("u", "")
+	exec(s, "UPDATE t SET a = 1", ac, 1, "")
+	if d := read(s); d.Target != P || d.Reason != ReasonCausal {
 		t.Errorf("read after write without GTID: %v/%v, want primary/causal", d.Target, d.Reason)
 	}
-	run(s, snap, "UPDATE t SET a = 1", ac, "0-1-1")
-	if d := run(s, snap, "SELECT 1", ac, ""); d.Target != R {
+	exec(s, "UPDATE t SET a = 1", ac, 1, "0-1-1")
+	if d := read(s); d.Target != R {
 		t.Errorf("read after write with GTID: %v, want replica", d.Target)
+	}
+
+	s = r.NewSession("u", "")
+	exec(s, "UPDATE t SET a = 1 WHERE 0", ac, 0, "")
+	if d := read(s); d.Target != R {
+		t.Errorf("read after a write that changed no rows: %v, want replica", d.Target)
+	}
+	exec(s, "BEGIN", ac|StatusInTrans, 0, "")
+	exec(s, "SELECT 1", ac|StatusInTrans, 0, "")
+	exec(s, "COMMIT", ac, 0, "")
+	if d := read(s); d.Target != R {
+		t.Errorf("read after a read-only transaction: %v, want replica", d.Target)
+	}
+	exec(s, "BEGIN", ac|StatusInTrans, 0, "")
+	exec(s, "INSERT INTO t VALUES (1)", ac|StatusInTrans, 1, "")
+	exec(s, "COMMIT", ac, 0, "")
+	if d := read(s); d.Target != P || d.Reason != ReasonCausal {
+		t.Errorf("read after a writing transaction without GTID: %v/%v, want primary/causal", d.Target, d.Reason)
 	}
 }
 
