@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -194,5 +195,30 @@ func TestSemiSync(t *testing.T) {
 	var yes string
 	if err := db1.QueryRow("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_yes_tx'").Scan(&name, &yes); err != nil || yes == "0" {
 		t.Errorf("Rpl_semi_sync_master_yes_tx = %q, %v; want > 0", yes, err)
+	}
+}
+
+// TestPrimaryWritableFollowsTheRealPrimary swaps the roles by hand (as a
+// failover would) and checks that a later Up opens db2, not db1.
+func TestPrimaryWritableFollowsTheRealPrimary(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "sb")
+	opts := sandbox.Options{Dir: dir, Replicas: 1, PrimaryWritable: true}
+	c := up(t, opts)
+	db1, db2 := openDB(t, c.AdminDSN("db1")), openDB(t, c.AdminDSN("db2"))
+	repl := c.Replication()
+	mustExec(t, db1, "SET GLOBAL read_only=ON")
+	waitReplicated(t, c, "db2")
+	mustExec(t, db2, "STOP SLAVE", "RESET SLAVE ALL")
+	mustExec(t, db1, "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT="+strconv.Itoa(c.Node("db2").Port)+
+		", MASTER_USER='"+repl.User+"', MASTER_PASSWORD='"+repl.Password+"', MASTER_USE_GTID=slave_pos", "START SLAVE")
+	if err := c.Down(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	c2 := up(t, opts)
+	for name, want := range map[string]int{"db1": 1, "db2": 0} {
+		if got := queryInt(t, openDB(t, c2.AdminDSN(name)), "SELECT @@global.read_only"); got != want {
+			t.Errorf("%s read_only after up: got %d, want %d", name, got, want)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -203,42 +202,6 @@ func (c *Cluster) StartAll(ctx context.Context) error {
 		return err
 	}
 	return c.afterStart(ctx)
-}
-
-// afterStart applies the runtime settings of a primary: with SemiSync, the
-// master side of semi-sync on every running server that replicates from
-// no one; with PrimaryWritable, read_only=OFF on db1.
-func (c *Cluster) afterStart(ctx context.Context) error {
-	if c.st.SemiSync {
-		for _, n := range c.nodes {
-			if err := c.enableSemiSyncMaster(ctx, n); err != nil {
-				return err
-			}
-		}
-	}
-	if !c.opts.PrimaryWritable {
-		return nil
-	}
-	return c.exec(ctx, "db1", "SET GLOBAL read_only=OFF")
-}
-
-func (c *Cluster) enableSemiSyncMaster(ctx context.Context, n *Node) error {
-	if c.PID(n.Name) == 0 {
-		return nil
-	}
-	db, err := sql.Open("mysql", c.AdminDSN(n.Name))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	r, err := slaveStatus(ctx, db)
-	if err != nil || r != nil {
-		return err
-	}
-	if _, err := db.ExecContext(ctx, "SET GLOBAL rpl_semi_sync_master_enabled=ON"); err != nil {
-		return fmt.Errorf("%s: enable semi-sync master: %w", n.Name, err)
-	}
-	return nil
 }
 
 // Start starts the named server if it is not running and waits until it
