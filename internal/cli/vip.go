@@ -18,29 +18,37 @@ import (
 	"vigil/internal/vip"
 )
 
+// vipOptions are the flags of `vigil vip`.
+type vipOptions struct {
+	path    string
+	verbose bool
+	flags   config.VIP
+}
+
 // newVIPCmd is `vigil vip`: the VRRP speaker (package vip does the work).
 // Every flag is also a key of the config file's vip section; flags win.
 func newVIPCmd() *cobra.Command {
-	var (
-		path    string
-		verbose bool
-		f       config.VIP
-	)
+	var o vipOptions
 	cmd := &cobra.Command{
 		Use:   "vip",
 		Short: "Hold a virtual IP on the healthy proxy host (VRRPv3, keepalived-compatible)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sec, err := vipSection(path, f, cmd.Flags())
+			sec, err := vipSection(o.path, o.flags, cmd.Flags())
 			if err != nil {
 				return err
 			}
-			return runVIP(cmd.Context(), sec, verbose)
+			return runVIP(cmd.Context(), sec, o.verbose)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&path, "config", "", "configuration file (its vip section); flags override it")
-	fl.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+	o.bind(cmd.Flags())
+	return cmd
+}
+
+func (o *vipOptions) bind(fl *pflag.FlagSet) {
+	f := &o.flags
+	fl.StringVar(&o.path, "config", "", "configuration file (its vip section); flags override it")
+	fl.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
 	fl.StringVar(&f.Interface, "interface", "", "interface for the virtual address and VRRP")
 	fl.IntVar(&f.VRID, "vrid", 0, "virtual router id, 1..255")
 	fl.IntVar(&f.Priority, "priority", 100, "priority, 1..255 (higher wins)")
@@ -59,7 +67,6 @@ func newVIPCmd() *cobra.Command {
 	fl.IntVar(&f.DownAdverts, "down-adverts", 3, "adverts missed before takeover")
 	fl.DurationVar(&f.GARPRepeat, "garp-repeat", time.Second, "delay of the second gratuitous ARP burst")
 	fl.DurationVar(&f.GARPRefresh, "garp-refresh", 10*time.Second, "gratuitous ARP period while master")
-	return cmd
 }
 
 // vipSection merges the file's vip section with the flags that were set.

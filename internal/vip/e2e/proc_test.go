@@ -33,11 +33,11 @@ func (b *logBuf) String() string {
 
 // proc is a speaker (vigil or keepalived) running in a lab host.
 type proc struct {
-	l     *lab
-	name  string
-	cmd   *exec.Cmd
-	log   *logBuf
-	done  chan struct{}
+	l    *lab
+	name string
+	cmd  *exec.Cmd
+	log  *logBuf
+	done chan struct{}
 	// lines maps a state to the log substring that announces it.
 	lines map[string]string
 }
