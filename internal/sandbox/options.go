@@ -22,8 +22,10 @@ type Options struct {
 	AppUser, AppPassword string
 	// Database is created at bootstrap (utf8mb4_unicode_ci; default moodle).
 	Database string
-	// PrimaryWritable sets read_only=OFF on db1 at runtime once it is up; for
-	// tests that run without a manager. Every server's my.cnf keeps read_only=ON.
+	// PrimaryWritable sets read_only=OFF at runtime on the primary (the one
+	// running server that replicates from no one: db1 unless the roles were
+	// changed) once it is up; for tests that run without a manager. Every
+	// server's my.cnf keeps read_only=ON.
 	PrimaryWritable bool
 
 	// KillWithParent makes servers die with the process that started them
