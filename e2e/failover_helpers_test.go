@@ -205,13 +205,27 @@ func checkAllPresent(t *testing.T, db *sql.DB, ids []int64) {
 	}
 }
 
+// nodeOf returns the named node of s (the zero Node if absent, e.g. in
+// the empty snapshot before the first probe).
 func nodeOf(t *testing.T, s *topology.Snapshot, name string) topology.Node {
 	t.Helper()
-	n, ok := s.Node(name)
-	if !ok {
-		t.Fatalf("no node %s in snapshot", name)
-	}
+	n, _ := s.Node(name)
 	return n
+}
+
+// waitReplicated waits until every named replica applied primary's binlog.
+func waitReplicated(t *testing.T, c *sandbox.Cluster, primary string, replicas ...string) {
+	t.Helper()
+	var pos string
+	if err := openDB(t, c.AdminDSN(primary)).QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range replicas {
+		var res int
+		if err := openDB(t, c.AdminDSN(r)).QueryRow("SELECT MASTER_GTID_WAIT(?, 10)", pos).Scan(&res); err != nil || res != 0 {
+			t.Fatalf("%s did not apply %s from %s: %d %v", r, pos, primary, res, err)
+		}
+	}
 }
 
 func idFor(writer, seq int) int64 { return int64(writer)*1_000_000 + int64(seq) }

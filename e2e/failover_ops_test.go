@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/internal/failover"
+	"vigil/internal/manager"
+	"vigil/internal/sandbox"
+	"vigil/internal/sandbox/sandboxtest"
+	"vigil/internal/topology"
+)
+
+func bootstrapped(t *testing.T, m *mgr) *topology.Snapshot {
+	t.Helper()
+	return waitSnapshot(t, m.eng, 10*time.Second, "bootstrap", func(s *topology.Snapshot) bool {
+		return s.Primary == "db1" && !nodeOf(t, s, "db1").ReadOnly
+	})
+}
+
+func killAndWaitFailover(t *testing.T, c *sandbox.Cluster, m *mgr, victim string) *topology.Snapshot {
+	t.Helper()
+	if err := c.Kill(victim); err != nil {
+		t.Fatal(err)
+	}
+	return waitSnapshot(t, m.eng, 10*time.Second, "failover away from "+victim, func(s *topology.Snapshot) bool {
+		return s.Primary != "" && s.Primary != victim
+	})
+}
+
+func TestOldPrimaryRestartedRejoinsReadOnly(t *testing.T) {
+	t.Parallel()
+	c := sandboxtest.New(t, sandbox.Options{Replicas: 2})
+	m := startManager(t, c, "", nil)
+	bootstrapped(t, m)
+	setupTable(t, c, "db1")
+	waitReplicated(t, c, "db1", "db2", "db3")
+	snap := killAndWaitFailover(t, c, m, "db1")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.Start(ctx, "db1"); err != nil {
+		t.Fatal(err)
+	}
+	waitSnapshot(t, m.eng, 10*time.Second, "db1 to rejoin as a replica", func(s *topology.Snapshot) bool {
+		n := nodeOf(t, s, "db1")
+		return n.Up && n.Role == topology.RoleReplica && n.ReadOnly
+	})
+	app := c.App()
+	mustExec(t, openDB(t, c.DSN(snap.Primary, app.User, app.Password, "")), "INSERT INTO t.w (id, writer) VALUES (77, 1)")
+	var pos string
+	if err := openDB(t, c.AdminDSN(snap.Primary)).QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
+		t.Fatal(err)
+	}
+	var waited int
+	db1 := openDB(t, c.AdminDSN("db1"))
+	if err := db1.QueryRow("SELECT MASTER_GTID_WAIT(?, 10)", pos).Scan(&waited); err != nil || waited != 0 {
+		t.Fatalf("rejoined db1 did not replicate %s from %s: %d, %v", pos, snap.Primary, waited, err)
+	}
+	if _, err := openDB(t, c.DSN("db1", app.User, app.Password, "")).Exec("INSERT INTO t.w (id, writer) VALUES (78, 1)"); err == nil {
+		t.Errorf("app write on the rejoined old primary succeeded; want read-only")
+	}
+}
+
+func TestErrantOldPrimaryIsQuarantinedAcrossManagerRestart(t *testing.T) {
+	t.Parallel()
+	c := sandboxtest.New(t, sandbox.Options{Replicas: 2})
+	stateDir := t.TempDir()
+	m := startManager(t, c, stateDir, nil)
+	bootstrapped(t, m)
+	snap := killAndWaitFailover(t, c, m, "db1")
+	m.stop() // the manager is down while db1 comes back detached
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.Start(ctx, "db1"); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, openDB(t, c.AdminDSN("db1")), "SET GLOBAL read_only=OFF", "CREATE DATABASE errant", "SET GLOBAL read_only=ON")
+
+	m2 := startManager(t, c, stateDir, nil)
+	got := waitSnapshot(t, m2.eng, 10*time.Second, "db1 quarantined", func(s *topology.Snapshot) bool {
+		n := nodeOf(t, s, "db1")
+		return n.Up && n.Role == topology.RoleQuarantined
+	})
+	if got.Epoch < snap.Epoch || got.Primary != snap.Primary {
+		t.Errorf("restarted manager: epoch %d primary %q, want >= %d and %q", got.Epoch, got.Primary, snap.Epoch, snap.Primary)
+	}
+	time.Sleep(500 * time.Millisecond)
+	st := m2.eng.Status()
+	for _, n := range st.Nodes {
+		if n.Name == "db1" && !strings.Contains(n.Note, "errant") {
+			t.Errorf("db1 status note %q, want it to report errant transactions", n.Note)
+		}
+	}
+	var src string
+	_ = openDB(t, c.AdminDSN("db1")).QueryRow("SELECT COUNT(*) FROM information_schema.SLAVE_STATUS").Scan(&src)
+	if src != "0" && src != "" {
+		t.Errorf("quarantined db1 replicates (%s slave connections), want it left alone", src)
+	}
+}
+
+func TestAntiFlapBlocksSecondFailoverUntilAck(t *testing.T) {
+	t.Parallel()
+	c := sandboxtest.New(t, sandbox.Options{Replicas: 2})
+	m := startManager(t, c, "", nil)
+	bootstrapped(t, m)
+	first := killAndWaitFailover(t, c, m, "db1")
+	other := map[string]string{"db2": "db3", "db3": "db2"}[first.Primary]
+	waitSnapshot(t, m.eng, 5*time.Second, other+" following "+first.Primary, func(s *topology.Snapshot) bool {
+		return nodeOf(t, s, other).Role == topology.RoleReplica
+	})
+	if err := c.Kill(first.Primary); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	s, _ := m.eng.Current()
+	if s.Primary == other {
+		t.Fatalf("a second automatic failover ran within the block period")
+	}
+	blocked := false
+	for _, e := range m.eng.Events(0) {
+		blocked = blocked || e.Kind == "blocked"
+	}
+	if !blocked {
+		t.Errorf("no 'blocked' event after the second failure")
+	}
+	if err := manager.NewClient(m.url).Ack(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitSnapshot(t, m.eng, 10*time.Second, "failover to "+other+" after ack", func(s *topology.Snapshot) bool { return s.Primary == other })
+}
+
+func TestManagerRestartedMidFailoverCompletesIt(t *testing.T) {
+	t.Parallel()
+	c := sandboxtest.New(t, sandbox.Options{Replicas: 2})
+	stateDir := t.TempDir()
+	m := startManager(t, c, stateDir, nil)
+	bootstrapped(t, m)
+	m.stop()
+	// The manager "crashed" right after publishing the hold epoch and
+	// before promoting: that is what its state file says.
+	path := failover.FromConfig(c.Config(), filepath.Join(stateDir, "vigil.yaml")).StatePath
+	st, err := failover.LoadState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Epoch, st.Primary, st.Op, st.OpFrom = st.Epoch+1, "", "failover", "db1"
+	if err := failover.SaveState(path, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Kill("db1"); err != nil {
+		t.Fatal(err)
+	}
+	m2 := startManager(t, c, stateDir, nil)
+	s := waitSnapshot(t, m2.eng, 10*time.Second, "the interrupted failover to complete", func(s *topology.Snapshot) bool {
+		return s.Primary != "" && s.Primary != "db1"
+	})
+	if s.Epoch != 3 {
+		t.Errorf("epoch after completing: got %d, want 3", s.Epoch)
+	}
+	data, _ := os.ReadFile(path)
+	var saved failover.State
+	if err := json.Unmarshal(data, &saved); err != nil || saved.Primary != s.Primary || saved.Op != "" {
+		t.Errorf("state file after completion: %s (%v); want primary %s and no operation", data, err, s.Primary)
+	}
+}
