@@ -64,9 +64,6 @@ type session struct {
 
 func newSession(srv *Server, id uint32, nc net.Conn) *session {
 	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		host = "localhost" // as the server names loopback clients
-	}
 	s := &session{
 		srv: srv, id: id, nc: nc, c: mysqlwire.NewServerConn(nc), host: host,
 		status: mysqlwire.StatusAutocommit,

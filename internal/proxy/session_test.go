@@ -1,0 +1,168 @@
+package proxy_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"vigil/internal/config"
+	"vigil/internal/mysqlwire"
+)
+
+func TestAuthentication(t *testing.T) {
+	h := newHarness(t, 0, func(c *config.Config) {
+		u := c.Users[0]
+		c.Users = append(c.Users,
+			config.User{Name: "hashed", Password: mysqlwire.FormatNativeHash(mysqlwire.Stage2(mysqlwire.Stage1(u.Password))), MaxConnections: 2},
+			config.User{Name: "ghost", Password: "nope"}) // not on the servers
+	})
+	app := h.app()
+	h.admin("db1",
+		fmt.Sprintf("CREATE USER hashed@'%%' IDENTIFIED BY '%s'", app.Password),
+		fmt.Sprintf("CREATE USER hashed@localhost IDENTIFIED BY '%s'", app.Password),
+		"GRANT ALL ON *.* TO hashed@'%'", "GRANT ALL ON *.* TO hashed@localhost")
+
+	ping := func(dsn string) error {
+		db, err := sql.Open("mysql", dsn)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return db.Ping()
+	}
+	cases := []struct {
+		name, user, pass, db string
+	}{
+		{"wrong password", app.User, "wrong", ""},
+		{"empty password", app.User, "", ""},
+		{"unknown user", "nobody", "x", ""},
+		{"unknown schema", app.User, app.Password, "nosuchdb"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want := ping(h.directDSN("db1", tc.user, tc.pass, tc.db, nil))
+			got := ping(h.dsn(tc.user, tc.pass, tc.db, nil))
+			if want == nil || got == nil || got.Error() != want.Error() {
+				t.Errorf("through the proxy: %v\nwant (as the server): %v", got, want)
+			}
+		})
+	}
+	t.Run("hash-only user logs into the backend", func(t *testing.T) {
+		db, err := sql.Open("mysql", h.dsn("hashed", app.Password, h.c.Database(), nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var user string
+		if err := db.QueryRow("SELECT /* vigil:primary */ CURRENT_USER()").Scan(&user); err != nil {
+			t.Fatal(err)
+		}
+		if user != "hashed@%" && user != "hashed@localhost" {
+			t.Errorf("backend user = %q, want hashed", user)
+		}
+	})
+	t.Run("user without backend account gets the server's error", func(t *testing.T) {
+		err := ping(h.dsn("ghost", "nope", h.c.Database(), nil))
+		if mysqlErrNo(err) != 1045 {
+			t.Errorf("got %v, want 1045 from the backend", err)
+		}
+	})
+	t.Run("per-user max_connections", func(t *testing.T) {
+		var conns []*mysqlwire.ClientConn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for i := range 3 {
+			c, err := mysqlwire.Dial(context.Background(), mysqlwire.DialConfig{Addr: h.addr, User: "hashed", Password: app.Password})
+			if i < 2 {
+				if err != nil {
+					t.Fatalf("connection %d: %v", i, err)
+				}
+				conns = append(conns, c)
+				continue
+			}
+			var se *mysqlwire.SQLError
+			if !errors.As(err, &se) || se.Number != mysqlwire.ErConCount {
+				t.Fatalf("third connection: got %v, want error 1040", err)
+			}
+		}
+	})
+}
+
+func TestKill(t *testing.T) {
+	h := newHarness(t, 0, nil)
+	app := h.app()
+	dial := func() *mysqlwire.ClientConn {
+		c, err := mysqlwire.Dial(context.Background(), mysqlwire.DialConfig{Addr: h.addr, User: app.User, Password: app.Password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	victim, killer := dial(), dial()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { _, err := victim.Query("SELECT /* vigil:primary */ SLEEP(20)"); done <- err }()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := killer.Exec(fmt.Sprintf("KILL QUERY %d", victim.Greeting.ConnID)); err != nil {
+		t.Fatalf("KILL QUERY: %v", err)
+	}
+	select {
+	case <-done:
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("killed query took %v", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("KILL QUERY did not stop the statement")
+	}
+	if _, err := victim.Query("SELECT 1"); err != nil {
+		t.Fatalf("session after KILL QUERY: %v", err)
+	}
+	if _, err := killer.Exec("KILL 999999"); err == nil {
+		t.Error("KILL of an unknown id succeeded")
+	} else if se := new(mysqlwire.SQLError); !errors.As(err, &se) || se.Number != mysqlwire.ErNoSuchThread {
+		t.Errorf("KILL of an unknown id: got %v, want 1094", err)
+	}
+	if _, err := killer.Exec(fmt.Sprintf("KILL CONNECTION %d", victim.Greeting.ConnID)); err != nil {
+		t.Fatalf("KILL CONNECTION: %v", err)
+	}
+	if _, err := victim.Query("SELECT 1"); err == nil {
+		t.Error("killed connection still answers")
+	}
+}
+
+func TestUnsupportedCommandAndPing(t *testing.T) {
+	h := newHarness(t, 0, nil)
+	app := h.app()
+	c, err := mysqlwire.Dial(context.Background(), mysqlwire.DialConfig{Addr: h.addr, User: app.User, Password: app.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, cmd := range [][]byte{{0x1d}, {0x12, 1, 2}, {0x99}} { // COM_DAEMON-ish, COM_BINLOG_DUMP-ish, garbage
+		_, err := c.Command(cmd)
+		se := new(mysqlwire.SQLError)
+		if !errors.As(err, &se) || se.Number != mysqlwire.ErUnknownComError {
+			t.Errorf("command 0x%02x: got %v, want error 1047", cmd[0], err)
+		}
+	}
+	if _, err := c.Command([]byte{mysqlwire.ComPing}); err != nil {
+		t.Errorf("COM_PING: %v", err)
+	}
+	if _, err := c.Command([]byte{mysqlwire.ComResetConnection}); err != nil {
+		t.Errorf("COM_RESET_CONNECTION: %v", err)
+	}
+	if _, err := c.Command(append([]byte{mysqlwire.ComInitDB}, h.c.Database()...)); err != nil {
+		t.Errorf("COM_INIT_DB: %v", err)
+	}
+	rows, err := c.Query("SELECT DATABASE()")
+	if err != nil || len(rows) != 1 || rows[0][0].String != h.c.Database() {
+		t.Errorf("schema after COM_INIT_DB: %v %v", rows, err)
+	}
+}
