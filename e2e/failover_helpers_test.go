@@ -139,18 +139,21 @@ type writeLog struct {
 	mu       sync.Mutex
 	acked    []int64
 	errors   int
+	errs     []string
 	firstAck map[int]time.Time // writer -> first ack after mark
 	mark     time.Time
 	old      string // acks from this server do not count as resumed
 }
 
 // ack records an acknowledged id; node is the server that acknowledged it
-// ("" when unknown, e.g. through the proxy).
-func (w *writeLog) ack(writer int, id int64, node string) {
+// ("" when unknown, e.g. through the proxy) and started when the statement
+// was sent. Only statements sent after the mark, not acknowledged by the
+// old primary, count as resumed writes.
+func (w *writeLog) ack(writer int, id int64, node string, started time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.acked = append(w.acked, id)
-	if !w.mark.IsZero() && (node == "" || node != w.old) && time.Since(w.mark) > 0 {
+	if !w.mark.IsZero() && (node == "" || node != w.old) && started.After(w.mark) {
 		if _, ok := w.firstAck[writer]; !ok {
 			w.firstAck[writer] = time.Now()
 		}

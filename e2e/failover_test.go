@@ -43,10 +43,11 @@ func directWriters(ctx context.Context, t *testing.T, c *sandbox.Cluster, src to
 					dbs[snap.Primary] = db
 				}
 				ictx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				started := time.Now()
 				_, err := db.ExecContext(ictx, "INSERT INTO t.w (id, writer) VALUES (?, ?)", idFor(w, seq), w)
 				cancel()
 				if err == nil {
-					wl.ack(w, idFor(w, seq), snap.Primary)
+					wl.ack(w, idFor(w, seq), snap.Primary, started)
 					seq++
 					continue
 				}
