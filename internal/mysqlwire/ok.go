@@ -52,11 +52,17 @@ func ParseOK(p []byte, caps uint32) (OK, error) {
 	ok.Status = binary.LittleEndian.Uint16(p[i:])
 	ok.Warnings = binary.LittleEndian.Uint16(p[i+2:])
 	i += 4
-	if caps&CapSessionTrack == 0 {
-		ok.Info = p[i:]
+	if i == len(p) {
 		return ok, nil
 	}
-	if i == len(p) {
+	if caps&CapSessionTrack == 0 {
+		// The protocol documents string<EOF>, but servers (and libmysql,
+		// mysqlnd) use a length-encoded string.
+		if info, n, err := readLenencBytes(p[i:]); err == nil && i+n == len(p) {
+			ok.Info = info
+		} else {
+			ok.Info = p[i:]
+		}
 		return ok, nil
 	}
 	if ok.Info, n, err = readLenencBytes(p[i:]); err != nil {
@@ -86,7 +92,10 @@ func (ok *OK) AppendOK(b []byte, hdr byte, caps uint32) []byte {
 	b = binary.LittleEndian.AppendUint16(b, status)
 	b = binary.LittleEndian.AppendUint16(b, ok.Warnings)
 	if caps&CapSessionTrack == 0 {
-		return append(b, ok.Info...)
+		if len(ok.Info) == 0 {
+			return b
+		}
+		return appendLenencBytes(b, ok.Info)
 	}
 	if len(ok.Info) > 0 || (status&StatusSessionStateChange != 0 && len(ok.State) > 0) {
 		b = appendLenencBytes(b, ok.Info)
