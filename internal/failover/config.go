@@ -33,6 +33,9 @@ type Config struct {
 	ActionTimeout time.Duration
 	// FailCount consecutive failed probes make the primary a suspect.
 	FailCount int
+	// RecheckDelay is how soon the primary is probed again after a failed
+	// probe (instead of waiting for the next interval).
+	RecheckDelay time.Duration
 	// AutoFailover enables automatic failover.
 	AutoFailover bool
 	// FailoverBlock is the anti-flap period after a failover.
@@ -70,7 +73,7 @@ func FromConfig(cfg *config.Config, configPath string) Config {
 		Cluster: cfg.Cluster.Name, Candidate: map[string]string{},
 		Admin: cfg.Accounts.Admin, Repl: cfg.Accounts.Replication,
 		ConnectTimeout: m.ConnectTimeout, ActionTimeout: 2 * m.ReadTimeout,
-		FailCount: m.FailCount, AutoFailover: m.AutoFailover, FailoverBlock: m.FailoverBlock,
+		FailCount: m.FailCount, RecheckDelay: m.ProbeInterval / 5, AutoFailover: m.AutoFailover, FailoverBlock: m.FailoverBlock,
 		MaxCandidateLag: m.MaxCandidateLag, CatchupTimeout: m.CatchupTimeout,
 		SwitchoverGrace: m.SwitchoverGrace, HeartbeatPeriod: m.HeartbeatPeriod,
 		SemiSyncTimeout: m.SemiSyncTimeout, FenceShutdown: m.FenceShutdown == nil || *m.FenceShutdown,
@@ -110,6 +113,7 @@ func (c *Config) setDefaults() {
 	def(&c.CatchupTimeout, 10*time.Second)
 	def(&c.SwitchoverGrace, 200*time.Millisecond)
 	def(&c.HeartbeatPeriod, 500*time.Millisecond)
+	def(&c.RecheckDelay, 100*time.Millisecond)
 	def(&c.SemiSyncTimeout, 24*time.Hour)
 	if c.FailCount == 0 {
 		c.FailCount = 2

@@ -45,6 +45,7 @@ type Engine struct {
 	reported  map[string]string
 	opStart   time.Time
 	lastKick  time.Time
+	rechecked time.Time // At of the failed primary probe last rechecked
 	nextRetry time.Time
 	changedAt time.Time // last state change or SQL action that changes roles
 	failovers int

@@ -143,6 +143,7 @@ func (e *Engine) watchPrimary(ctx context.Context, obs topology.Observation, st 
 		e.keepPrimaryOpen(ctx, st, obs.Probes[st.Primary])
 	case Suspect:
 		e.kickReplicas(others)
+		e.recheck(st.Primary, obs.Probes[st.Primary])
 		e.report("primary", "suspect", st.Primary, "primary not answering: "+a.Reason)
 	case Unreachable:
 		e.report("primary", "unreachable", st.Primary, "primary unreachable, no failover: "+a.Reason)
@@ -180,6 +181,21 @@ func (e *Engine) kickReplicas(names []string) {
 	e.mu.Unlock()
 	if due {
 		e.mon.ProbeNow(names...)
+	}
+}
+
+// recheck probes the primary again RecheckDelay after a failed probe, once
+// per failure, so that FailCount failures take milliseconds, not intervals.
+func (e *Engine) recheck(name string, p topology.Probe) {
+	if p.OK() || p.Failures >= e.cfg.FailCount {
+		return
+	}
+	e.mu.Lock()
+	due := e.rechecked != p.At
+	e.rechecked = p.At
+	e.mu.Unlock()
+	if due {
+		time.AfterFunc(e.cfg.RecheckDelay, func() { e.mon.ProbeNow(name) })
 	}
 }
 
