@@ -10,10 +10,12 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// bootstrap runs once on a freshly created cluster: the replicas are pointed
-// at db1 (GTID, heartbeat), then the accounts are created on db1 with the
-// binlog on, so they replicate and every server has the same history. It
-// returns when every replica has applied db1's binlog.
+// bootstrap runs once on a freshly created cluster: the accounts are
+// created on db1 with the binlog on, so they replicate and every server has
+// the same history, then the replicas are pointed at db1 (GTID, heartbeat).
+// The root sessions to the replicas are opened first: the replicated
+// accounts change root's authentication. It returns when every replica has
+// applied db1's binlog.
 func (c *Cluster) bootstrap(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -27,8 +29,8 @@ func (c *Cluster) bootstrap(ctx context.Context) error {
 	for _, n := range c.nodes[1:] {
 		db := rootDB(n)
 		replicas = append(replicas, db)
-		if err := execAll(ctx, db, c.changeMasterSQL(primary)...); err != nil {
-			return fmt.Errorf("set up replication on %s: %w", n.Name, err)
+		if err := db.PingContext(ctx); err != nil {
+			return fmt.Errorf("connect to %s as root: %w", n.Name, err)
 		}
 	}
 	pdb := rootDB(primary)
@@ -39,6 +41,12 @@ func (c *Cluster) bootstrap(ctx context.Context) error {
 	var pos string
 	if err := pdb.QueryRowContext(ctx, "SELECT @@global.gtid_binlog_pos").Scan(&pos); err != nil {
 		return fmt.Errorf("read gtid_binlog_pos on %s: %w", primary.Name, err)
+	}
+	for i, db := range replicas {
+		n := c.nodes[i+1]
+		if err := execAll(ctx, db, c.changeMasterSQL(primary)...); err != nil {
+			return fmt.Errorf("set up replication on %s: %w", n.Name, err)
+		}
 	}
 	for i, db := range replicas {
 		if err := waitGTID(ctx, db, pos); err != nil {

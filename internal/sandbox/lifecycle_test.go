@@ -108,7 +108,13 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("Open: %s has no pid, want the running server's", n.Name)
 			}
 		}
-		st := o.Status(testCtx(t))
+		// Replicas started with their primary retry the connection every second.
+		var st *sandbox.Status
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if st = o.Status(testCtx(t)); replicating(st) {
+				break
+			}
+		}
 		wantRoles := []string{"primary", "replica", "replica"}
 		for i, s := range st.Servers {
 			if !s.Up || s.Role != wantRoles[i] || s.Error != "" {
@@ -130,6 +136,15 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("processes left after Destroy: %v", pids)
 		}
 	})
+}
+
+func replicating(st *sandbox.Status) bool {
+	for _, s := range st.Servers[1:] {
+		if r := s.Replication; r == nil || r.IORunning != "Yes" || r.SQLRunning != "Yes" {
+			return false
+		}
+	}
+	return true
 }
 
 func nodePorts(c *sandbox.Cluster) [3]int {

@@ -1,6 +1,9 @@
 package sandbox
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -112,4 +115,28 @@ func FuzzTail(f *testing.F) {
 			t.Errorf("tail(%q, %d) = %q, want one line of at most %d joined lines", s, n, got, n)
 		}
 	})
+}
+
+func TestCopyFileKeepsContentAndSize(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string][]byte{
+		"empty":         nil,
+		"small":         []byte("hello"),
+		"zeros":         make([]byte, 200<<10),
+		"trailing data": append(make([]byte, 130<<10), 'x'),
+		"leading data":  append([]byte("x"), make([]byte, 100<<10)...),
+	}
+	for name, data := range cases {
+		src, dst := filepath.Join(dir, name+".src"), filepath.Join(dir, name+".dst")
+		if err := os.WriteFile(src, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := copyFile(src, dst); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := os.ReadFile(dst)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s: copy has %d bytes (err %v), want the %d source bytes", name, len(got), err, len(data))
+		}
+	}
 }

@@ -82,6 +82,9 @@ func create(ctx context.Context, opts Options) (*Cluster, error) {
 	c.bins = bins
 	if err := c.createAndStart(ctx, tpl); err != nil {
 		_ = c.Close()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, fmt.Errorf("sandbox creation in %s interrupted; nothing left running (up or destroy will clean up): %w", opts.Dir, ctx.Err())
+		}
 		return nil, err
 	}
 	return c, nil
@@ -91,9 +94,11 @@ func (c *Cluster) createAndStart(ctx context.Context, tpl string) error {
 	if err := writeState(c.Dir, c.st); err != nil {
 		return err
 	}
+	start := time.Now()
 	if err := c.eachNode(func(n *Node) error { return c.createNode(ctx, n, tpl) }); err != nil {
 		return err
 	}
+	c.opts.Logger.Debug("servers started", "dir", c.Dir, "servers", len(c.nodes), "took", time.Since(start))
 	if err := c.bootstrap(ctx); err != nil {
 		return err
 	}
@@ -101,6 +106,7 @@ func (c *Cluster) createAndStart(ctx context.Context, tpl string) error {
 	if err := writeState(c.Dir, c.st); err != nil {
 		return err
 	}
+	c.opts.Logger.Debug("accounts and replication set up", "dir", c.Dir, "took", time.Since(start))
 	return c.afterStart(ctx)
 }
 
@@ -114,9 +120,11 @@ func (c *Cluster) createNode(ctx context.Context, n *Node, tpl string) error {
 	if err := os.MkdirAll(filepath.Dir(n.Socket), 0o700); err != nil {
 		return fmt.Errorf("create socket dir: %w", err)
 	}
+	start := time.Now()
 	if err := copyTree(tpl, n.DataDir); err != nil {
 		return fmt.Errorf("copy template datadir to %s: %w", n.DataDir, err)
 	}
+	c.opts.Logger.Debug("datadir copied", "server", n.Name, "took", time.Since(start))
 	for attempt := 0; ; attempt++ {
 		if err := os.WriteFile(n.ConfigFile, []byte(n.myCnf(c.st.SemiSync)), 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", n.ConfigFile, err)
