@@ -15,13 +15,19 @@ type Routing struct {
 	// Fallback is where reads go when no replica fits: "primary" (default)
 	// or "fail" (the client gets an error).
 	Fallback string `yaml:"fallback,omitempty"`
-	// CausalReads is the read-your-writes mode: "local" (default: a
-	// session reads its own writes), "global" (reads see every write made
-	// through this proxy before they started) or "off".
+	// CausalReads is the read-your-writes mode:
+	//   - "local" (default): a session's reads see its own writes. A read
+	//     after a write goes to a replica known to have applied it, else
+	//     waits up to causal_wait on one (MASTER_GTID_WAIT), else runs on
+	//     the primary.
+	//   - "global": reads see every write made through this proxy before
+	//     they started, by any session (also across a new connection).
+	//   - "fast", "fast_global": as local and global, but never wait: read
+	//     from the primary unless a replica is already known to have the write.
+	//   - "off": reads go to any replica within the lag limit.
 	CausalReads string `yaml:"causal_reads,omitempty"`
-	// CausalWait, when > 0, lets a read wait up to this long on a replica
-	// (MASTER_GTID_WAIT) for the session's last write instead of going to
-	// the primary at once (default 0: go to the primary).
+	// CausalWait bounds the wait on a replica in local and global modes
+	// (default 250ms).
 	CausalWait time.Duration `yaml:"causal_wait,omitempty"`
 	// UnknownGTIDWindow: after a write whose GTID the server did not
 	// report, the session reads from the primary for this long (default:
@@ -63,6 +69,9 @@ func (r *Routing) setDefaults() {
 	if r.CausalReads == "" {
 		r.CausalReads = "local"
 	}
+	if r.CausalWait == 0 {
+		r.CausalWait = 250 * time.Millisecond
+	}
 	if r.UnknownGTIDWindow == 0 {
 		r.UnknownGTIDWindow = r.MaxReplicaLag
 	}
@@ -84,9 +93,9 @@ func (r *Routing) Validate() error {
 		return fmt.Errorf("fallback %q: want primary or fail", r.Fallback)
 	}
 	switch r.CausalReads {
-	case "local", "global", "off":
+	case "local", "global", "fast", "fast_global", "off":
 	default:
-		return fmt.Errorf("causal_reads %q: want local, global or off", r.CausalReads)
+		return fmt.Errorf("causal_reads %q: want local, global, fast, fast_global or off", r.CausalReads)
 	}
 	for i, q := range r.Rules {
 		if err := q.Validate(); err != nil {

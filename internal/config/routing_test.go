@@ -14,7 +14,7 @@ func TestRoutingSection(t *testing.T) {
 	}{
 		{name: "defaults", yaml: "", check: func(t *testing.T, r Routing) {
 			if r.MaxReplicaLag != 5*time.Second || r.Fallback != "primary" || r.CausalReads != "local" ||
-				r.CausalWait != 0 || r.UnknownGTIDWindow != 5*time.Second {
+				r.CausalWait != 250*time.Millisecond || r.UnknownGTIDWindow != 5*time.Second {
 				t.Errorf("defaults = %+v", r)
 			}
 		}},

@@ -23,6 +23,10 @@ func FromConfig(c *config.Config) (Config, error) {
 	switch r.CausalReads {
 	case "global":
 		out.Causal = CausalGlobal
+	case "fast":
+		out.CausalWait = 0
+	case "fast_global":
+		out.Causal, out.CausalWait = CausalGlobal, 0
 	case "off":
 		out.Causal = CausalOff
 	}

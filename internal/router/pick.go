@@ -14,8 +14,12 @@ import (
 type balancer struct {
 	mu     sync.Mutex
 	counts map[string]*atomic.Int64
-	cache  atomic.Pointer[snapCache]
-	rr     atomic.Uint64
+	// applied holds, per replica, the highest position a causal wait
+	// confirmed: topology snapshots are not republished for GTID changes
+	// alone, so this keeps other sessions from waiting for it again.
+	applied map[string]Position
+	cache   atomic.Pointer[snapCache]
+	rr      atomic.Uint64
 }
 
 // snapCache is one snapshot's replicas, with GTID positions parsed once.
@@ -36,7 +40,7 @@ type candidate struct {
 }
 
 func newBalancer() *balancer {
-	return &balancer{counts: map[string]*atomic.Int64{}}
+	return &balancer{counts: map[string]*atomic.Int64{}, applied: map[string]Position{}}
 }
 
 func (b *balancer) counter(name string) *atomic.Int64 {
@@ -101,7 +105,7 @@ func (b *balancer) pick(snap *topology.Snapshot, cfg *Config, prefer string, nee
 		if !fits(c) {
 			continue
 		}
-		cov := need.IsZero() || c.pos.Covers(need)
+		cov := need.IsZero() || c.pos.Covers(need) || b.confirmed(c.name, need)
 		if c.name == prefer && cov {
 			return c.name, true, true
 		}
@@ -131,4 +135,23 @@ func (b *balancer) pick(snap *topology.Snapshot, cfg *Config, prefer string, nee
 // less orders replicas by outstanding statements per weight.
 func less(a, b *candidate) bool {
 	return (a.count.Load()+1)*b.weight < (b.count.Load()+1)*a.weight
+}
+
+// confirm records that a causal wait proved replica name has applied gtid.
+func (b *balancer) confirm(name, flavor, gtid string) {
+	p, err := ParsePosition(flavor, gtid)
+	if err != nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.applied[name] = b.applied[name].Merge(p)
+}
+
+// confirmed reports whether a causal wait already proved that replica name
+// has applied need.
+func (b *balancer) confirmed(name string, need Position) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.applied[name].Covers(need)
 }

@@ -87,8 +87,9 @@ type Config struct {
 	// to this long on one (MASTER_GTID_WAIT) before reading from the
 	// primary. 0: read from the primary at once.
 	CausalWait time.Duration
-	// UnknownGTIDWindow: after a write whose OK packet carried no GTID,
-	// the session reads from the primary for this long.
+	// UnknownGTIDWindow: while no OK packet has carried a GTID yet (the
+	// servers do not report them), a session reads from the primary for
+	// this long after a write.
 	UnknownGTIDWindow time.Duration
 	// Users maps user names to default routes; missing users are RouteAuto.
 	Users map[string]Route
@@ -126,6 +127,10 @@ type Router struct {
 	stats   *Stats
 	global  globalGTID
 	metrics *metrics
+	// gtidSeen: some write's OK packet carried a GTID, so the servers
+	// track them and a write without one (temporary table, no-op) wrote
+	// nothing that replicates.
+	gtidSeen atomic.Bool
 }
 
 // New builds a router. reg may be nil (no metrics); log may be nil.

@@ -50,6 +50,7 @@ type Session struct {
 	confirmed     string   // replica known to have applied confirmedText
 	confirmedText string
 	txWrote       bool      // the open transaction ran a write
+	waitFailed    string    // a causal wait for this position timed out
 	unknownWrite  time.Time // last write whose GTID was not reported
 
 	cur     pending
@@ -202,7 +203,9 @@ func (s *Session) readTarget(cfg *Config, snap *topology.Snapshot, relaxed bool)
 	}
 	d := Decision{Target: TargetReplica, Backend: name, Reason: ReasonRead}
 	if !covered && !(s.confirmed == name && needText == s.confirmedText) {
-		if cfg.CausalWait <= 0 {
+		if cfg.CausalWait <= 0 || needText == s.waitFailed {
+			// No waiting configured, or a wait for this very position
+			// already timed out: do not make every read wait again.
 			return Decision{Target: TargetPrimary, Reason: ReasonCausal}
 		}
 		d.WaitGTID, d.WaitTimeout = needText, cfg.CausalWait
@@ -259,8 +262,14 @@ func (s *Session) Observe(res Result) {
 // observeGTID tracks the session's last write and causal confirmations.
 func (s *Session) observeGTID(cur pending, res Result) {
 	cfg := s.r.cfg.Load()
-	if cur.d.WaitGTID != "" && res.Target == TargetReplica && !res.Err {
-		s.confirmed, s.confirmedText = res.Backend, cur.d.WaitGTID
+	if cur.d.WaitGTID != "" {
+		switch {
+		case res.Target == TargetReplica && !res.Err:
+			s.confirmed, s.confirmedText = res.Backend, cur.d.WaitGTID
+			s.r.bal.confirm(res.Backend, flavorOf(cfg), cur.d.WaitGTID)
+		case res.Target == TargetPrimary:
+			s.waitFailed = cur.d.WaitGTID
+		}
 	}
 	if len(res.LastGTID) > 0 {
 		if string(res.LastGTID) == s.needRaw {
@@ -274,11 +283,12 @@ func (s *Session) observeGTID(cur pending, res Result) {
 			s.needText = pos.String()
 			s.confirmed = ""
 			s.r.global.add(pos)
+			s.r.gtidSeen.Store(true)
 			s.unknownWrite = time.Time{}
 			return
 		}
 	}
-	if res.Target == TargetPrimary && !res.Err && s.wroteWithoutGTID(cur.st.Kind, res) {
+	if res.Target == TargetPrimary && !res.Err && s.wroteWithoutGTID(cur.st.Kind, res) && !s.r.gtidSeen.Load() {
 		s.unknownWrite = time.Now()
 	}
 	if !s.inTx {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"vigil/internal/config"
 	"vigil/internal/topology"
 )
 
@@ -351,13 +352,31 @@ func TestCausalWait(t *testing.T) {
 	if d2.Target != R || d2.Backend != d.Backend || d2.WaitGTID != "" {
 		t.Errorf("second read: %v %s wait %q, want replica %s without wait", d2.Target, d2.Backend, d2.WaitGTID, d.Backend)
 	}
-	// A wait that timed out: the proxy ran the read on the primary; the next read waits again.
+	// A wait that timed out: the proxy ran the read on the primary; the
+	// next reads go to the primary without waiting, until the next write.
 	run(s, snap, "UPDATE t SET a = 2", ac, "0-1-201")
 	d3 := s.Route(Classify([]byte("SELECT a FROM t")), []byte("SELECT a FROM t"), snap)
 	s.Observe(Result{Target: P, Backend: "db1", StatusKnown: true, Status: ac})
 	d4 := run(s, snap, "SELECT a FROM t", ac, "")
-	if d3.WaitGTID != "0-1-201" || d4.WaitGTID != "0-1-201" {
-		t.Errorf("waits after timeout: %q then %q, want 0-1-201 twice", d3.WaitGTID, d4.WaitGTID)
+	if d3.WaitGTID != "0-1-201" || d4.Target != P || d4.Reason != ReasonCausal {
+		t.Errorf("after a timed-out wait: first %q, then %v/%v; want a wait, then primary/causal", d3.WaitGTID, d4.Target, d4.Reason)
+	}
+	run(s, snap, "UPDATE t SET a = 3", ac, "0-1-202")
+	if d5 := run(s, snap, "SELECT a FROM t", ac, ""); d5.WaitGTID != "0-1-202" {
+		t.Errorf("after the next write: wait %q, want 0-1-202", d5.WaitGTID)
+	}
+	// A wait confirmed by one session spares another session the same wait.
+	other := r.NewSession("u", "")
+	d6 := other.Route(Classify([]byte("SELECT 1")), []byte("SELECT 1"), snap)
+	other.Observe(Result{Target: R, Backend: d6.Backend})
+	g := newTestRouter(t, Config{CausalWait: time.Second, Causal: CausalGlobal})
+	a, b := g.NewSession("u", ""), g.NewSession("u", "")
+	run(a, snap, "UPDATE t SET a = 1", ac, "0-1-300")
+	da := a.Route(Classify([]byte("SELECT 1")), []byte("SELECT 1"), snap)
+	a.Observe(Result{Target: R, Backend: da.Backend})
+	b.replica = da.Backend
+	if db := run(b, snap, "SELECT 1", ac, ""); db.Target != R || db.WaitGTID != "" {
+		t.Errorf("global mode, second session after a confirmed wait: %v wait %q, want replica without wait", db.Target, db.WaitGTID)
 	}
 }
 
@@ -405,7 +424,14 @@ func TestUnknownGTIDWindow(t *testing.T) {
 		t.Errorf("read after write with GTID: %v, want replica", d.Target)
 	}
 
-	s = r.NewSession("u", "")
+	// Once the servers are known to report GTIDs, a write without one
+	// (temporary table) replicated nothing.
+	exec(s, "INSERT INTO tmp VALUES (1)", ac, 1, "")
+	if d := read(s); d.Target != R {
+		t.Errorf("read after a write without GTID, GTIDs tracked: %v, want replica", d.Target)
+	}
+
+	s = newTestRouter(t, Config{UnknownGTIDWindow: time.Hour}).NewSession("u", "")
 	exec(s, "UPDATE t SET a = 1 WHERE 0", ac, 0, "")
 	if d := read(s); d.Target != R {
 		t.Errorf("read after a write that changed no rows: %v, want replica", d.Target)
@@ -476,6 +502,30 @@ func TestStickyReplica(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		if d := run(s, snap, "SELECT 1", ac, ""); d.Backend != first {
 			t.Fatalf("read %d moved from %s to %s", i, first, d.Backend)
+		}
+	}
+}
+
+func TestFromConfigCausalModes(t *testing.T) {
+	for _, c := range []struct {
+		mode string
+		want CausalMode
+		wait bool
+	}{
+		{"local", CausalLocal, true}, {"global", CausalGlobal, true}, {"fast", CausalLocal, false},
+		{"fast_global", CausalGlobal, false}, {"off", CausalOff, true},
+	} {
+		cfg, err := config.Parse([]byte("cluster: {name: c, servers: [{name: db1, address: '127.0.0.1:1'}]}\n" +
+			"users: [{name: a, password: x, default_route: replica}]\nrouting: {causal_reads: " + c.mode + "}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := FromConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rc.Causal != c.want || (rc.CausalWait > 0) != c.wait || rc.Users["a"] != RouteReplica {
+			t.Errorf("%s: Causal %v wait %v users %v; want %v wait=%v replica", c.mode, rc.Causal, rc.CausalWait, rc.Users, c.want, c.wait)
 		}
 	}
 }

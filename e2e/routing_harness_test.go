@@ -1,0 +1,345 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/internal/config"
+	"vigil/internal/pool"
+	"vigil/internal/proxy"
+	"vigil/internal/router"
+	"vigil/internal/sandbox"
+	"vigil/internal/sandbox/sandboxtest"
+	"vigil/internal/topology"
+)
+
+// Extra application users the routing tests create on the cluster.
+const (
+	rtSafeReads = "moodle_safereads" // default_route: replica
+	rtWriter    = "moodle_writer"    // default_route: primary
+	rtPassword  = "s3cret-pw"
+)
+
+// rtHarness is a real replicated MariaDB cluster (db1 primary, db2 and db3
+// replicas) behind an in-process proxy wired as `vigil proxy` without a
+// manager: a real monitor probes the servers every 100ms and a standalone
+// topology source feeds the proxy and its router.
+type rtHarness struct {
+	t      testing.TB
+	c      *sandbox.Cluster
+	cfg    *config.Config
+	router *router.Router
+	srv    *proxy.Server
+	src    *topology.Standalone
+	reg    *prometheus.Registry
+	addr   string
+	ids    map[string]string // @@server_id -> node name
+}
+
+// newRoutingHarness starts the cluster and proxy. edit adjusts the
+// configuration (routing section, users) before the proxy starts.
+func newRoutingHarness(t testing.TB, edit func(*config.Config)) *rtHarness {
+	t.Helper()
+	c := sandboxtest.New(t, sandbox.Options{Replicas: 2, PrimaryWritable: true})
+	h := &rtHarness{t: t, c: c, cfg: c.Config(), ids: map[string]string{}}
+	h.createUsers()
+	h.cfg.Users = append(h.cfg.Users,
+		config.User{Name: rtSafeReads, Password: rtPassword, DefaultRoute: "replica"},
+		config.User{Name: rtWriter, Password: rtPassword, DefaultRoute: "primary"})
+	h.cfg.Proxy.HoldTimeout = 3 * time.Second
+	if edit != nil {
+		edit(h.cfg)
+	}
+	if err := h.cfg.Validate(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	for _, n := range c.Nodes() {
+		var id string
+		h.adminDB(n.Name).QueryRow("SELECT @@server_id").Scan(&id)
+		h.ids[id] = n.Name
+	}
+	h.start()
+	h.waitTopology(func(s *topology.Snapshot) bool { return s.Primary == "db1" && h.replicasFit(s) == 2 })
+	return h
+}
+
+func rtLogger() *slog.Logger {
+	if os.Getenv("VIGIL_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// start runs the monitor, the topology source, the pool and the proxy
+// until cleanup.
+func (h *rtHarness) start() {
+	t := h.t
+	log := rtLogger()
+	mc := topology.MonitorConfigFrom(h.cfg)
+	mc.Interval = 100 * time.Millisecond
+	mon, err := topology.NewMonitor(mc, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.src = topology.NewStandalone(mon, log)
+	p, err := pool.New(pool.Config{ConnectTimeout: 2 * time.Second, IdleTimeout: time.Minute}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcfg, err := router.FromConfig(h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	h.reg = reg
+	if h.router, err = router.New(rcfg, reg, log); err != nil {
+		t.Fatal(err)
+	}
+	pcfg, err := proxy.ConfigFrom(h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.srv, err = proxy.New(pcfg, h.src, proxy.Options{Pool: p, Router: h.router, Registry: reg, Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.addr = l.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context) error{mon.Run, h.src.Run, p.Run} {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = run(ctx) }()
+	}
+	served := make(chan error, 1)
+	go func() { served <- h.srv.Serve(l) }()
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = h.srv.Shutdown(sctx)
+		if err := <-served; !errors.Is(err, proxy.ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+		cancel()
+		wg.Wait()
+		p.Close()
+	})
+}
+
+// createUsers adds the safe-reads and writer accounts on the primary (they
+// replicate) and waits until every replica has them.
+func (h *rtHarness) createUsers() {
+	db := h.adminDB("db1")
+	dbName := h.c.Database()
+	for _, u := range []string{rtSafeReads, rtWriter} {
+		for _, q := range []string{
+			fmt.Sprintf("CREATE USER IF NOT EXISTS '%s'@'%%' IDENTIFIED BY '%s'", u, rtPassword),
+			fmt.Sprintf("GRANT ALL ON `%s`.* TO '%s'@'%%'", dbName, u),
+		} {
+			if _, err := db.Exec(q); err != nil {
+				h.t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	h.syncReplicas()
+}
+
+// syncReplicas waits until every replica has applied the primary's
+// current GTID position.
+func (h *rtHarness) syncReplicas() {
+	h.t.Helper()
+	var pos string
+	if err := h.adminDB("db1").QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
+		h.t.Fatal(err)
+	}
+	for _, n := range []string{"db2", "db3"} {
+		var r sql.NullInt64
+		if err := h.adminDB(n).QueryRow("SELECT MASTER_GTID_WAIT(?, 30)", pos).Scan(&r); err != nil || !r.Valid || r.Int64 != 0 {
+			h.t.Fatalf("%s did not reach %s: %v %v", n, pos, r, err)
+		}
+	}
+}
+
+// adminDB is a handle for the admin account directly on node (closed at cleanup).
+func (h *rtHarness) adminDB(node string) *sql.DB {
+	h.t.Helper()
+	db, err := sql.Open("mysql", h.c.AdminDSN(node))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// admin runs statements as the admin user directly on node.
+func (h *rtHarness) admin(node string, stmts ...string) {
+	h.t.Helper()
+	db := h.adminDB(node)
+	defer db.Close()
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			h.t.Fatalf("%s on %s: %v", s, node, err)
+		}
+	}
+}
+
+// dsn is a DSN through the proxy. The client sends text-protocol
+// statements (interpolateParams), as Moodle does.
+func (h *rtHarness) dsn(user, pass string) string {
+	mc := mysql.NewConfig()
+	mc.User, mc.Passwd, mc.Net, mc.Addr, mc.DBName = user, pass, "tcp", h.addr, h.c.Database()
+	mc.Timeout = 5 * time.Second
+	mc.ReadTimeout = 30 * time.Second
+	mc.InterpolateParams = true
+	return mc.FormatDSN()
+}
+
+// conn opens one client session through the proxy as user (the app user if empty).
+func (h *rtHarness) conn(user string) *sql.Conn {
+	h.t.Helper()
+	pass := rtPassword
+	if user == "" {
+		user, pass = h.c.App().User, h.c.App().Password
+	}
+	db, err := sql.Open("mysql", h.dsn(user, pass))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { db.Close() })
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		h.t.Fatalf("connect through the proxy as %s: %v", user, err)
+	}
+	h.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// where runs a read that selects @@server_id as its first column (plus
+// whatever else) and returns the node that answered.
+func (h *rtHarness) where(c *sql.Conn, query string) string {
+	h.t.Helper()
+	rows, err := c.QueryContext(context.Background(), query)
+	if err != nil {
+		h.t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]any, len(cols))
+	for i := range vals {
+		vals[i] = new(sql.RawBytes)
+	}
+	node := ""
+	for rows.Next() {
+		if err := rows.Scan(vals...); err != nil {
+			h.t.Fatal(err)
+		}
+		node = h.ids[string(*vals[0].(*sql.RawBytes))]
+	}
+	if err := rows.Err(); err != nil {
+		h.t.Fatalf("%s: %v", query, err)
+	}
+	return node
+}
+
+// replicasFit counts the replicas of s that may serve reads.
+func (h *rtHarness) replicasFit(s *topology.Snapshot) int {
+	n := 0
+	for _, node := range s.Nodes {
+		if node.Role == topology.RoleReplica && node.Up && node.Lag >= 0 && node.Lag <= h.cfg.Routing.MaxReplicaLag {
+			n++
+		}
+	}
+	return n
+}
+
+// waitTopology waits (up to 15s) for a snapshot satisfying ok.
+func (h *rtHarness) waitTopology(ok func(*topology.Snapshot) bool) {
+	h.t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		snap, changed := h.src.Current()
+		if ok(snap) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			h.t.Fatalf("topology never reached the wanted state; last: %+v", snap)
+		}
+	}
+}
+
+// isReplica reports whether node is one of the replicas.
+func isReplica(node string) bool { return node == "db2" || node == "db3" }
+
+// sqlErrNumber returns the MySQL error number of err (0 if none).
+func sqlErrNumber(err error) uint16 {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number
+	}
+	return 0
+}
+
+// oneRow runs a query that returns one row of one column on c.
+func oneRow(t testing.TB, c *sql.Conn, query string) string {
+	t.Helper()
+	var s sql.NullString
+	if err := c.QueryRowContext(context.Background(), query).Scan(&s); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return s.String
+}
+
+// exec runs statements on c.
+func execAll(t testing.TB, c *sql.Conn, stmts ...string) {
+	t.Helper()
+	for _, s := range stmts {
+		if _, err := c.ExecContext(context.Background(), s); err != nil {
+			t.Fatalf("%s: %v", strings.TrimSpace(s), err)
+		}
+	}
+}
+
+// routed returns the router's statement counters by "target/reason".
+func (h *rtHarness) routed() map[string]float64 {
+	out := map[string]float64{}
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "vigil_router_statements_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var target, reason string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "target":
+					target = l.GetValue()
+				case "reason":
+					reason = l.GetValue()
+				}
+			}
+			if v := m.GetCounter().GetValue(); v > 0 {
+				out[target+"/"+reason] = v
+			}
+		}
+	}
+	return out
+}
