@@ -139,7 +139,7 @@ func (c *Cluster) PID(name string) int {
 	if n == nil {
 		return 0
 	}
-	return findPID(n.PIDFile, "--defaults-file="+n.ConfigFile)
+	return findPID(n.PIDFile, n.marker())
 }
 
 // Running reports whether the named server's process is alive.
@@ -169,7 +169,7 @@ func (c *Cluster) Kill(name string) error {
 		return nil
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
-	c.reap(name, pid, "--defaults-file="+n.ConfigFile, 10*time.Second)
+	c.reap(name, pid, n.marker(), 10*time.Second)
 	return nil
 }
 
@@ -184,7 +184,7 @@ func (c *Cluster) Stop(ctx context.Context, name string) error {
 	if pid == 0 {
 		return nil
 	}
-	marker := "--defaults-file=" + n.ConfigFile
+	marker := n.marker()
 	_ = syscall.Kill(pid, syscall.SIGCONT) // a SIGSTOPped server cannot shut down
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return fmt.Errorf("stop %s (pid %d): %w", name, pid, err)

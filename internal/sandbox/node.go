@@ -120,3 +120,7 @@ func (n *Node) myCnf(semiSync bool) string {
 	}
 	return b.String()
 }
+
+// marker is the exact argument (NUL-delimited in /proc/PID/cmdline) that
+// identifies this node's mariadbd process.
+func (n *Node) marker() string { return "\x00--defaults-file=" + n.ConfigFile + "\x00" }

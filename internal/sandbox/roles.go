@@ -36,7 +36,7 @@ func (c *Cluster) LogPath(name string) string {
 func (c *Cluster) rolePIDFile(role string) string { return filepath.Join(c.Dir, "run", role+".pid") }
 
 // roleMarker is in the command line of this sandbox's role processes only.
-func (c *Cluster) roleMarker() string { return c.ConfigPath() }
+func (c *Cluster) roleMarker() string { return "\x00" + c.ConfigPath() + "\x00" }
 
 // EnsureConfig returns the sandbox's vigil.yaml, writing it (mode 0600)
 // if it does not exist yet: the cluster config plus a proxy on proxyPort,
