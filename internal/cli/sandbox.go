@@ -112,11 +112,7 @@ func sandboxDo(cmd *cobra.Command, dir, action, name string) error {
 	case action == "destroy":
 		return c.DestroyStack()
 	case action == "start" && role:
-		exe, err := os.Executable()
-		if err != nil {
-			return err
-		}
-		return c.StartRole(name, exe)
+		return startSandboxRole(c, name)
 	case action == "start":
 		return c.Start(ctx, name)
 	case action == "stop" && role:
@@ -128,4 +124,13 @@ func sandboxDo(cmd *cobra.Command, dir, action, name string) error {
 	default:
 		return c.Kill(name)
 	}
+}
+
+// startSandboxRole starts this vigil binary as the sandbox's manager or proxy.
+func startSandboxRole(c *sandbox.Cluster, role string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the vigil executable: %w", err)
+	}
+	return c.StartRole(role, exe)
 }
