@@ -67,8 +67,7 @@ func run(o options) error {
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(d)
-		o.dir = d
+		o.dir = d // kept on failure for its logs; removed by the trials on success
 	}
 	var rows []result
 	for i := range o.trials {
@@ -316,12 +315,19 @@ func lost(dsn, table string, acked []int64) (int, error) {
 	return n, rows.Err()
 }
 
-func failoverTrial(o options, i int) (result, error) {
+func failoverTrial(o options, i int) (r result, err error) {
 	s, err := up(o, fmt.Sprintf("f%d", i))
 	if err != nil {
 		return result{}, err
 	}
-	defer s.destroy()
+	defer func() {
+		if err == nil {
+			s.destroy()
+			return
+		}
+		_ = s.vigil("sandbox", "down")
+		err = fmt.Errorf("%w (sandbox kept in %s)", err, s.dir)
+	}()
 	const table = "moodle.bench_w"
 	if err := exec1(s.proxyDSN, "CREATE TABLE "+table+" (id BIGINT PRIMARY KEY)"); err != nil {
 		return result{}, err
@@ -338,7 +344,6 @@ func failoverTrial(o options, i int) (result, error) {
 		wg.Wait()
 		return result{}, err
 	}
-	var r result
 	deadline := time.Now().Add(30 * time.Second)
 	for ok := false; !ok; r.first, r.all, ok = l.resumed(o.writers) {
 		if time.Now().After(deadline) {
