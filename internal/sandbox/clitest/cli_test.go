@@ -149,6 +149,14 @@ echo $m->query("SELECT COUNT(*) FROM t")->fetch_row()[0];`
 	if st.Servers[0].ReadOnly {
 		t.Error("db1 is read_only after up: the manager did not open the primary")
 	}
+	mustVigil(t, "sandbox", "stop", "manager", "--dir", dir)
+	if status(t, dir).Manager.Running {
+		t.Error("manager still running after stop")
+	}
+	mustVigil(t, "sandbox", "start", "manager", "--dir", dir)
+	if !status(t, dir).Manager.Running {
+		t.Error("manager not running after start")
+	}
 	mustVigil(t, "sandbox", "kill", "proxy", "--dir", dir)
 	if status(t, dir).Proxy.Running {
 		t.Error("proxy still running after kill")
