@@ -109,7 +109,8 @@ func SameRouting(a, b *Snapshot) bool {
 	for i := range a.Nodes {
 		x, y := a.Nodes[i], b.Nodes[i]
 		if x.Name != y.Name || x.Address != y.Address || x.Role != y.Role || x.Up != y.Up ||
-			x.ReadOnly != y.ReadOnly || x.Weight != y.Weight || x.Lag.Truncate(time.Second) != y.Lag.Truncate(time.Second) {
+			x.ReadOnly != y.ReadOnly || x.Weight != y.Weight || x.Lag.Truncate(time.Second) != y.Lag.Truncate(time.Second) ||
+			(x.Lag < 0) != (y.Lag < 0) { // -1 (unknown, SQL thread stopped) truncates to 0
 			return false
 		}
 	}
