@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,18 +27,19 @@ import (
 
 func newProxyCmd() *cobra.Command {
 	var cfgPath, listen string
-	var verbose bool
+	var verbose, pprof bool
 	cmd := &cobra.Command{
 		Use:   "proxy",
 		Short: "Run the MySQL-protocol proxy (read/write split, failover hold)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runProxy(cmd.Context(), cfgPath, listen, newLogger(verbose))
+			return runProxy(cmd.Context(), proxyFlags{path: cfgPath, listen: listen, pprof: pprof}, newLogger(verbose))
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "vigil.yaml", "configuration file")
 	cmd.Flags().StringVar(&listen, "listen", "", "MySQL listen address (overrides proxy.listen)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+	cmd.Flags().BoolVar(&pprof, "pprof", false, "serve /debug/pprof/ on proxy.http_listen")
 	return cmd
 }
 
@@ -91,13 +93,20 @@ func buildProxy(cfg *config.Config, log *slog.Logger) (*proxyParts, error) {
 	return parts, err
 }
 
-func runProxy(ctx context.Context, path, listen string, log *slog.Logger) error {
+// proxyFlags are the command-line flags of `vigil proxy`.
+type proxyFlags struct {
+	path, listen string
+	pprof        bool
+}
+
+func runProxy(ctx context.Context, fl proxyFlags, log *slog.Logger) error {
+	path := fl.path
 	cfg, err := config.Load(path)
 	if err != nil {
 		return err
 	}
-	if listen != "" {
-		cfg.Proxy.Listen = listen
+	if fl.listen != "" {
+		cfg.Proxy.Listen = fl.listen
 	}
 	parts, err := buildProxy(cfg, log)
 	if err != nil {
@@ -127,14 +136,18 @@ func runProxy(ctx context.Context, path, listen string, log *slog.Logger) error 
 		return nil
 	})
 	if cfg.Proxy.HTTPListen != "" {
-		g.Go(func() error { return serveProxyHTTP(gctx, cfg.Proxy.HTTPListen, parts) })
+		g.Go(func() error { return serveProxyHTTP(gctx, cfg.Proxy.HTTPListen, parts, fl.pprof) })
 	}
 	g.Go(func() error { return reloadOnHUP(gctx, path, parts, log) })
 	return g.Wait()
 }
 
-func serveProxyHTTP(ctx context.Context, addr string, parts *proxyParts) error {
+func serveProxyHTTP(ctx context.Context, addr string, parts *proxyParts, withPprof bool) error {
 	mux := http.NewServeMux()
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	mux.Handle("/health", parts.srv.HealthHandler())
 	mux.Handle("/metrics", promhttp.HandlerFor(parts.reg, promhttp.HandlerOpts{}))
 	mux.Handle("/api/v1/digests", parts.router.Stats().Handler())

@@ -20,7 +20,7 @@ var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<
 
 // Conn is one end of a MySQL protocol connection. It frames packets and
 // tracks the sequence number. A Conn built by NewServerConn (the proxy's
-// front end) reads without a buffer and borrows a pooled write buffer only
+// front end) has a small read buffer and borrows a pooled write buffer only
 // while writing, so that idle client sessions cost little memory; a Conn
 // built by NewClientConn (the proxy's back end) owns buffers in both
 // directions for the streaming relay.
@@ -29,7 +29,7 @@ var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<
 // from others.
 type Conn struct {
 	nc     net.Conn
-	br     *bufio.Reader // nil on the front end
+	br     *bufio.Reader
 	bw     *bufio.Writer // front end: borrowed from writerPool, nil when idle
 	pooled bool          // bw comes from writerPool
 	seq    byte
@@ -39,9 +39,15 @@ type Conn struct {
 	MaxPacket int
 }
 
+// serverReadBuffer is the read buffer of a front-end connection: big enough
+// that a typical command arrives with its header in one read system call,
+// small enough that 10,000 idle sessions cost little. Longer payloads are
+// read straight into the packet buffer.
+const serverReadBuffer = 1024
+
 // NewServerConn wraps the connection of a client that Vigil serves.
 func NewServerConn(nc net.Conn) *Conn {
-	return &Conn{nc: nc, pooled: true, MaxPacket: DefaultMaxPacket}
+	return &Conn{nc: nc, br: bufio.NewReaderSize(nc, serverReadBuffer), pooled: true, MaxPacket: DefaultMaxPacket}
 }
 
 // NewClientConn wraps a connection Vigil made to a server.
@@ -73,13 +79,6 @@ func (c *Conn) Seq() byte { return c.seq }
 // SetSeq sets the sequence number of the next packet.
 func (c *Conn) SetSeq(s byte) { c.seq = s }
 
-func (c *Conn) reader() io.Reader {
-	if c.br != nil {
-		return c.br
-	}
-	return c.nc
-}
-
 func (c *Conn) writer() *bufio.Writer {
 	if c.bw == nil {
 		c.bw = writerPool.Get().(*bufio.Writer)
@@ -90,7 +89,7 @@ func (c *Conn) writer() *bufio.Writer {
 
 // readHeader reads one packet header and checks its sequence number.
 func (c *Conn) readHeader() (int, error) {
-	if _, err := io.ReadFull(c.reader(), c.hdr[:]); err != nil {
+	if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
 		return 0, err
 	}
 	n := int(c.hdr[0]) | int(c.hdr[1])<<8 | int(c.hdr[2])<<16
@@ -115,7 +114,7 @@ func (c *Conn) ReadPacket() ([]byte, error) {
 		}
 		start := len(c.buf)
 		c.buf = grow(c.buf, n)
-		if _, err := io.ReadFull(c.reader(), c.buf[start:]); err != nil {
+		if _, err := io.ReadFull(c.br, c.buf[start:]); err != nil {
 			return nil, err
 		}
 		if n < MaxPayload {

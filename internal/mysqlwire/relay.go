@@ -400,7 +400,7 @@ func (r *Relay) localInfile(n int) error {
 	if err := r.flushClient(); err != nil {
 		return err
 	}
-	nc, w := r.Client.nc, r.Server.bw
+	nc, w := r.Client.br, r.Server.bw
 	var hdr [4]byte
 	for {
 		if _, err := io.ReadFull(nc, hdr[:]); err != nil {

@@ -19,6 +19,13 @@ type metrics struct {
 	holds         prometheus.Counter
 	holdSeconds   prometheus.Histogram
 	now           func() time.Time
+	// routes caches the per-route children of statements and latency.
+	routes map[string]routeMetrics
+}
+
+type routeMetrics struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
@@ -52,6 +59,10 @@ func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
 		}),
 		now: time.Now,
 	}
+	m.routes = map[string]routeMetrics{}
+	for _, r := range []string{"primary", "replica", "reject"} {
+		m.routes[r] = routeMetrics{m.statements.WithLabelValues(r), m.latency.WithLabelValues(r)}
+	}
 	if reg == nil {
 		return m, nil
 	}
@@ -66,8 +77,12 @@ func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
 
 // observe counts a statement and its latency.
 func (m *metrics) observe(route string, start time.Time) {
-	m.statements.WithLabelValues(route).Inc()
-	m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	rm, ok := m.routes[route]
+	if !ok {
+		rm = routeMetrics{m.statements.WithLabelValues(route), m.latency.WithLabelValues(route)}
+	}
+	rm.count.Inc()
+	rm.latency.Observe(time.Since(start).Seconds())
 }
 
 // poolCollector exports the pool's per-server counts.

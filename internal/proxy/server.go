@@ -52,6 +52,7 @@ type Server struct {
 	perUser   map[string]int
 	listeners map[net.Listener]struct{}
 	draining  bool
+	drainFlag atomic.Bool // mirrors draining for the hot path
 	done      chan struct{} // closed when sessions becomes empty while draining
 	wg        sync.WaitGroup
 }
@@ -131,11 +132,7 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
-func (s *Server) isDraining() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.draining
-}
+func (s *Server) isDraining() bool { return s.drainFlag.Load() }
 
 // accept registers a session for nc and starts its goroutine.
 func (s *Server) accept(nc net.Conn) {
@@ -218,6 +215,7 @@ func (s *Server) session(id uint32) *session {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining = true
+	s.drainFlag.Store(true)
 	for l := range s.listeners {
 		_ = l.Close()
 	}

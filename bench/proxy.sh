@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# bench/proxy.sh: what the proxy costs. sysbench oltp_point_select and
+# oltp_read_only, text protocol (--db-ps-mode=disable, how Moodle talks) and
+# prepared statements, at several thread counts, against the same sandbox
+# server directly, through `vigil proxy`, and through HAProxy in TCP mode,
+# interleaved in one run. Prints transactions/s, the ratio to direct, and
+# p95 latency. Then opens IDLE client sessions to the proxy and reports its
+# RSS.
+#
+# Usage: bench/proxy.sh            (from the repository root)
+# Knobs: DUR=seconds per run (10), THREADS="1 16 64", TESTS="oltp_point_select
+#        oltp_read_only", PSMODES="disable auto", IDLE=10000, ROUNDS=1
+set -euo pipefail
+
+DUR=${DUR:-10}
+THREADS=${THREADS:-"1 16 64"}
+TESTS=${TESTS:-"oltp_point_select oltp_read_only"}
+PSMODES=${PSMODES:-"disable auto"}
+IDLE=${IDLE:-10000}
+ROUNDS=${ROUNDS:-1}
+
+for tool in sysbench haproxy mariadb go; do
+	command -v "$tool" >/dev/null || { echo "bench/proxy.sh: $tool is missing (scripts/deps installs it)" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d /tmp/vigil-bench.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	[ -x "$WORK/vigil" ] && "$WORK/vigil" sandbox destroy --dir "$WORK/sb" >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+go build -o "$WORK/vigil" ./cmd/vigil
+go build -o "$WORK/idle" ./bench/proxy_idle
+"$WORK/vigil" sandbox up --dir "$WORK/sb" --servers-only --replicas 0 --base-port 0 >/dev/null
+DB_ADDR=$(awk '/address:/ {print $2; exit}' "$WORK/sb/vigil.yaml")
+DB_PORT=${DB_ADDR##*:}
+VPORT=$(freeport); HPORT=$(freeport); XPORT=$(freeport)
+
+sed -e '/manager_url:/d' \
+	-e "s/^  listen: .*/  listen: 127.0.0.1:$VPORT/" \
+	-e "s/^  http_listen: .*/  http_listen: 127.0.0.1:$HPORT/" \
+	"$WORK/sb/vigil.yaml" > "$WORK/vigil.yaml"
+"$WORK/vigil" proxy --config "$WORK/vigil.yaml" 2>"$WORK/proxy.log" &
+VPID=$!; PIDS+=("$VPID")
+
+cat > "$WORK/haproxy.cfg" <<CFG
+global
+  maxconn 9000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+listen mysql
+  bind 127.0.0.1:$XPORT
+  server db1 127.0.0.1:$DB_PORT
+CFG
+haproxy -f "$WORK/haproxy.cfg" -db >/dev/null 2>&1 &
+PIDS+=("$!")
+
+for i in $(seq 50); do
+	curl -fs "http://127.0.0.1:$HPORT/health" >/dev/null 2>&1 && break
+	sleep 0.2
+done
+
+SB=(--mysql-host=127.0.0.1 --mysql-user=moodle --mysql-password=moodle --mysql-db=moodle --tables=4 --table-size=10000)
+sysbench oltp_read_only "${SB[@]}" --mysql-port="$DB_PORT" prepare >/dev/null
+
+# run TARGET PORT TEST PSMODE THREADS -> "tps p95"
+run() {
+	local out
+	out=$(sysbench "$3" "${SB[@]}" --mysql-port="$2" --db-ps-mode="$4" --threads="$5" \
+		--time="$DUR" --report-interval=0 --percentile=95 run 2>&1) || { echo "0 0"; return; }
+	local tps p95
+	tps=$(echo "$out" | awk '/transactions:/ {gsub(/[(]/,"",$3); print $3}')
+	p95=$(echo "$out" | awk '/95th percentile:/ {print $3}')
+	echo "${tps:-0} ${p95:-0}"
+}
+
+echo "# $(date -u +%FT%TZ) $(nproc) CPUs, ${DUR}s per run, MariaDB $(mariadb --version | awk '{print $5}')"
+printf '%-18s %-8s %4s | %10s %8s | %10s %6s %8s | %10s %6s %8s\n' test ps thr direct p95ms vigil ratio p95ms haproxy ratio p95ms
+for round in $(seq "$ROUNDS"); do
+for test in $TESTS; do
+	for ps in $PSMODES; do
+		for thr in $THREADS; do
+			read -r d dp < <(run direct "$DB_PORT" "$test" "$ps" "$thr")
+			read -r v vp < <(run vigil "$VPORT" "$test" "$ps" "$thr")
+			read -r x xp < <(run haproxy "$XPORT" "$test" "$ps" "$thr")
+			printf '%-18s %-8s %4s | %10.0f %8s | %10.0f %6.2f %8s | %10.0f %6.2f %8s\n' "$test" "$ps" "$thr" \
+				"$d" "$dp" "$v" "$(echo "$v / ($d + 0.0001)" | bc -l)" "$vp" \
+				"$x" "$(echo "$x / ($d + 0.0001)" | bc -l)" "$xp"
+		done
+	done
+done
+done
+
+if [ "$IDLE" -gt 0 ]; then
+	"$WORK/idle" -addr "127.0.0.1:$VPORT" -user moodle -password moodle -n "$IDLE" -pid "$VPID"
+fi
