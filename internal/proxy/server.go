@@ -52,7 +52,7 @@ type Server struct {
 	perUser   map[string]int
 	listeners map[net.Listener]struct{}
 	draining  bool
-	drainFlag atomic.Bool // mirrors draining for the hot path
+	drainFlag atomic.Bool   // mirrors draining for the hot path
 	done      chan struct{} // closed when sessions becomes empty while draining
 	wg        sync.WaitGroup
 }
