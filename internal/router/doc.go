@@ -81,8 +81,9 @@
 // CLIENT_SESSION_TRACK to the backend and run
 // SET session_track_system_variables = CONCAT(@@session_track_system_variables, ',last_gtid')
 // (MariaDB) or SET session_track_gtids = OWN_GTID (MySQL) on every primary
-// connection. If a write's OK packet carries no GTID, the session reads from
-// the primary for Config.UnknownGTIDWindow after it.
+// connection. Until some write's OK packet has carried a GTID (tracking not
+// working), a session reads from the primary for Config.UnknownGTIDWindow
+// after each write.
 //
 // Session.Pins reports session state that lives on one backend connection
 // (locks, temporary tables, user variables, LOCK TABLES, HANDLER, PREPARE):
@@ -109,10 +110,26 @@
 //  7. Otherwise a replica: healthy (Up, role replica, not the primary), Lag
 //     known and <= MaxReplicaLag; the session's current replica is kept
 //     while it fits; otherwise the fitting replica with the fewest
-//     outstanding statements per weight. Causal reads (unless a replica
-//     hint, rule or user route "replica" applies): only a replica whose
-//     GTIDCurrent includes the session's last write GTID (global mode: the
-//     highest GTID written through this proxy); if none does, wait on one
-//     (CausalWait > 0) or read from the primary. With no fitting replica:
-//     the primary (Fallback "primary") or reject (Fallback "fail").
+//     outstanding statements per weight. With no fitting replica: the
+//     primary (FallbackFail false) or reject (FallbackFail true).
+//
+// # Causal reads
+//
+// Unless a replica hint, rule or user route "replica" applies, a read after
+// a write must see it. The "need" is the session's last write GTID (mode
+// CausalLocal) or the highest GTID written through this Router by any
+// session (CausalGlobal, which also covers a new connection after a
+// write). A replica qualifies without waiting when its snapshot
+// GTIDCurrent covers the need, or when an earlier causal wait on it (by
+// any session) proved it. Otherwise, with CausalWait > 0 the decision
+// carries WaitGTID (the proxy runs WaitSQL on the replica first); with
+// CausalWait == 0, or when a wait for the same need already timed out in
+// this session, the read goes to the primary. Topology snapshots are not
+// republished for GTID changes alone, so in practice the first read after
+// each write waits (one round trip, normally sub-millisecond) unless it
+// was already proven.
+//
+// Concurrency: Router methods are safe for concurrent use; the balancer,
+// statistics table and global GTID have their own locks. A Session belongs
+// to one goroutine.
 package router
