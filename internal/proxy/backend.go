@@ -54,7 +54,7 @@ func (s *session) open(node topology.Node) (*backend, error) {
 		s.srv.m.backendErrors.WithLabelValues(node.Name, "connect").Inc()
 		return nil, err
 	}
-	b := &backend{conn: pc, node: node.Name, schema: s.schema}
+	b := &backend{conn: pc, node: node.Name, schema: s.schema, option: multiOption(pc.Caps)}
 	if err := s.sync(b); err != nil {
 		s.discard(b)
 		return nil, err

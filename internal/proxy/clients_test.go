@@ -126,7 +126,7 @@ $s = $m->prepare("SELECT v, d FROM php WHERE d > ?");
 $x = 0.0; $s->bind_param("d", $x); $s->execute(); $s->bind_result($v, $d);
 while ($s->fetch()) { echo "ps ", json_encode([$v, $d]), "\n"; }
 $s->close();
-$m->multi_query("SELECT 1; SELECT 2, 3");
+if (!$m->multi_query("SELECT 1; SELECT 2, 3")) { echo "multi_query error ", $m->errno, " ", $m->error, "\n"; }
 do { if ($r = $m->store_result()) { echo json_encode($r->fetch_all()), "\n"; $r->free(); } } while ($m->next_result());
 if (!$m->query("SELECT * FROM nope")) { echo "error ", $m->errno, " ", $m->error, "\n"; }
 $m->begin_transaction(); $m->query("INSERT INTO php (v, d) VALUES ('tx', 9)"); $m->rollback();

@@ -58,7 +58,7 @@ func (s *session) comResetConnection(p []byte) bool {
 		s.setRepl(nil)
 		s.release(b)
 	}
-	s.history, s.stmts, s.option = nil, nil, 0
+	s.history, s.stmts = nil, nil
 	s.status = mysqlwire.StatusAutocommit
 	if s.rs != nil {
 		s.rs.Reset(s.user, s.schema)
@@ -105,7 +105,7 @@ func (s *session) comChangeUser(p []byte) bool {
 	if cu.Charset != 0 {
 		s.charset = byte(cu.Charset)
 	}
-	s.history, s.stmts, s.option = nil, nil, 0
+	s.history, s.stmts = nil, nil
 	s.status = mysqlwire.StatusAutocommit
 	s.startRouting()
 	if s.schema != "" {

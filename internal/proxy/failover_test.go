@@ -96,6 +96,7 @@ func TestTransactionLostOnPrimaryChange(t *testing.T) {
 	if _, err := tx.Exec("INSERT INTO tx VALUES (1)"); err != nil {
 		t.Fatal(err)
 	}
+	h.catchUp("db2")
 	h.admin("db2", "STOP SLAVE", "SET GLOBAL read_only = 0")
 	h.publish("db2")
 	if _, err := tx.Exec("INSERT INTO tx VALUES (2)"); err == nil {

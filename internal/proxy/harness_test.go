@@ -156,3 +156,26 @@ func (h *harness) admin(node string, stmts ...string) {
 }
 
 func (h *harness) app() config.Credentials { return h.c.App() }
+
+// catchUp waits until replica has applied everything db1 has written.
+func (h *harness) catchUp(replica string) {
+	h.t.Helper()
+	src, err := sql.Open("mysql", h.c.AdminDSN("db1"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer src.Close()
+	var pos string
+	if err := src.QueryRow("SELECT @@global.gtid_binlog_pos").Scan(&pos); err != nil {
+		h.t.Fatal(err)
+	}
+	dst, err := sql.Open("mysql", h.c.AdminDSN(replica))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer dst.Close()
+	var res int
+	if err := dst.QueryRow("SELECT MASTER_GTID_WAIT(?, 10)", pos).Scan(&res); err != nil || res != 0 {
+		h.t.Fatalf("%s did not reach %s: %d %v", replica, pos, res, err)
+	}
+}

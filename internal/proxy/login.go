@@ -50,6 +50,7 @@ func (s *session) login() error {
 	s.setUser(resp.User)
 	s.stage1, s.caps = lg.Stage1, lg.Caps
 	s.charset, s.schema, s.attrs = resp.Charset, resp.DB, resp.Attrs
+	s.option = multiOption(s.caps)
 	s.startRouting()
 	if s.schema != "" {
 		// Check the schema (and the user's grants) on the primary now, as
@@ -96,4 +97,13 @@ func (s *session) userName() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.user
+}
+
+// multiOption is the COM_SET_OPTION value equivalent to caps: 0 when
+// CLIENT_MULTI_STATEMENTS is set, 1 when not.
+func multiOption(caps uint32) uint16 {
+	if caps&mysqlwire.CapMultiStatements != 0 {
+		return 0
+	}
+	return 1
 }

@@ -45,7 +45,7 @@ type session struct {
 
 	rs       *router.Session
 	history  []string // replayable session commands, in order
-	option   uint16   // last COM_SET_OPTION value (0: MULTI_STATEMENTS_ON, the default)
+	option   uint16   // multi-statements option: 0 on, 1 off (COM_SET_OPTION values)
 	status   uint16   // last known server status flags
 	gtid     []byte   // last_gtid of the running statement
 	stmts    map[uint32]*backend
