@@ -136,29 +136,71 @@ func (a *actor) replicaState(ctx context.Context, name string) ReplicaState {
 	return rs
 }
 
+// clientThreads lists name's client connections (not replication threads,
+// not system threads, not this one) from SHOW FULL PROCESSLIST, which,
+// unlike information_schema, needs no temporary table. active counts those
+// running a statement.
+func (a *actor) clientThreads(ctx context.Context, name string) (ids []int64, active int, err error) {
+	db, err := a.db(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: connect: %w", name, err)
+	}
+	defer conn.Close()
+	var self int64
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&self); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", name, err)
+	}
+	rows, err := conn.QueryContext(ctx, "SHOW FULL PROCESSLIST")
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: list connections: %w", name, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, 0, err
+		}
+		m := map[string]string{}
+		for i, c := range cols {
+			m[c] = vals[i].String
+		}
+		id, _ := strconv.ParseInt(m["Id"], 10, 64)
+		switch {
+		case id == self, m["User"] == "system user", m["User"] == "event_scheduler",
+			strings.HasPrefix(m["Command"], "Binlog Dump"), m["Command"] == "Daemon",
+			strings.HasPrefix(m["Command"], "Slave_"):
+			continue
+		}
+		ids = append(ids, id)
+		if m["Command"] == "Query" {
+			active++
+		}
+	}
+	return ids, active, rows.Err()
+}
+
 // killClients kills every client connection on name except replication
 // threads and its own.
 func (a *actor) killClients(ctx context.Context, name string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.ActionTimeout)
+	defer cancel()
+	ids, _, err := a.clientThreads(ctx, name)
+	if err != nil {
+		return 0, err
+	}
 	db, err := a.db(name)
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.ActionTimeout)
-	defer cancel()
-	rows, err := db.QueryContext(ctx, `SELECT ID FROM information_schema.PROCESSLIST
- WHERE ID <> CONNECTION_ID() AND COMMAND NOT IN ('Binlog Dump','Daemon','Slave_IO','Slave_SQL','Slave_worker')
- AND USER NOT IN ('system user','event_scheduler')`)
-	if err != nil {
-		return 0, fmt.Errorf("%s: list connections: %w", name, err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err == nil {
-			ids = append(ids, id)
-		}
-	}
-	rows.Close()
 	n := 0
 	for _, id := range ids {
 		if _, err := db.ExecContext(ctx, "KILL CONNECTION "+strconv.FormatInt(id, 10)); err == nil {

@@ -55,7 +55,11 @@ func (e *Engine) failover(ctx context.Context, reason, want string, manual bool)
 		e.event("failover_failed", from, "no candidate: "+err.Error()+"; writes stay held, retrying", nil)
 		return res, err
 	}
-	to, fork, warn, err := e.promoteFirst(ctx, st, choice, states)
+	semi := st.SemiSync && reachableExcept(states, choice.Name) > 0
+	if st.SemiSync && !semi {
+		e.event("warning", choice.Name, "no other replica is reachable: promoting without semi-sync (writes are not copied anywhere until a replica returns)", nil)
+	}
+	to, fork, warn, err := e.promoteFirst(ctx, semi, choice, states)
 	res.Warnings = warn
 	if err != nil {
 		e.event("failover_failed", from, "promotion failed: "+err.Error()+"; writes stay held, retrying", nil)
@@ -72,7 +76,9 @@ func (e *Engine) failover(ctx context.Context, reason, want string, manual bool)
 	res.To, res.Epoch, res.Held = to, st.Epoch, time.Since(t0)
 	e.event("promoted", to, fmt.Sprintf("epoch %d: %s is the primary; writes released", st.Epoch, to),
 		map[string]string{"epoch": fmt.Sprint(st.Epoch), "fork_gtid": fork})
-	e.repointAll(ctx, st, to, from)
+	if n := e.repointAll(ctx, st, to, from); n == 0 && semi {
+		e.unprotect(ctx, to)
+	}
 	if err := waitFence(fenced, e.cfg.ActionTimeout); err != nil {
 		e.event("fence", from, "old primary not fenced yet (it will be fenced when it answers): "+err.Error(), nil)
 	}
@@ -158,7 +164,7 @@ func (e *Engine) chooseFrozen(ctx context.Context, st State, from, want string) 
 // promoteFirst waits for the best candidate's relay log and promotes it,
 // falling back to the next ranked candidate if promotion fails. It returns
 // the new primary and its fork position.
-func (e *Engine) promoteFirst(ctx context.Context, st State, ch Choice, states map[string]ReplicaState) (string, string, []string, error) {
+func (e *Engine) promoteFirst(ctx context.Context, semiSync bool, ch Choice, states map[string]ReplicaState) (string, string, []string, error) {
 	order := []string{ch.Name}
 	for _, n := range ch.Ranked {
 		if n != ch.Name {
@@ -183,7 +189,7 @@ func (e *Engine) promoteFirst(ctx context.Context, st State, ch Choice, states m
 			e.event("caught_up", name, "relay log applied up to "+recv,
 				map[string]string{"took_ms": fmt.Sprint(time.Since(start).Milliseconds())})
 		}
-		fork, err := e.act.promote(ctx, name, st.SemiSync)
+		fork, err := e.act.promote(ctx, name, semiSync)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -193,10 +199,34 @@ func (e *Engine) promoteFirst(ctx context.Context, st State, ch Choice, states m
 	return "", "", warns, errors.Join(errs...)
 }
 
-// repointAll points every other replica at the new primary, in parallel.
-func (e *Engine) repointAll(ctx context.Context, st State, to, from string) {
+func reachableExcept(states map[string]ReplicaState, name string) int {
+	n := 0
+	for _, s := range states {
+		if s.Name != name && s.Err == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// unprotect turns semi-sync off on a primary no replica follows, so that
+// its writes do not wait for an acknowledgement that cannot come. The
+// guard in watchPrimary turns it on again once a replica follows.
+func (e *Engine) unprotect(ctx context.Context, name string) {
+	if err := e.act.exec(ctx, name, "SET GLOBAL rpl_semi_sync_master_enabled=OFF"); err != nil {
+		e.event("error", name, "cannot turn semi-sync off on a primary without replicas: "+err.Error(), nil)
+		return
+	}
+	e.event("warning", name, "no replica follows the new primary: semi-sync off until one does", nil)
+}
+
+// repointAll points every other replica at the new primary, in parallel,
+// and returns how many now follow it.
+func (e *Engine) repointAll(ctx context.Context, st State, to, from string) int {
 	prim, _ := e.cfg.server(to)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
 	for _, n := range e.others(st, to) {
 		if n == from {
 			continue
@@ -210,8 +240,12 @@ func (e *Engine) repointAll(ctx context.Context, st State, to, from string) {
 				return
 			}
 			e.event("repointed", n, "now replicates from "+to, map[string]string{"took_ms": fmt.Sprint(time.Since(start).Milliseconds())})
+			mu.Lock()
+			ok++
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
 	e.touch()
+	return ok
 }

@@ -47,7 +47,7 @@ func (e *Engine) Status() topology.Status {
 
 func fillReplication(ns *topology.NodeStatus, p topology.Probe, cfg Config) {
 	if p.SemiSyncMasterEnabled && !p.ReadOnly {
-		ns.SemiSync = fmt.Sprintf("primary active=%v clients=%d", p.SemiSyncMasterActive, p.SemiSyncMasterClients)
+		ns.SemiSync = "primary"
 	} else if p.SemiSyncSlaveEnabled {
 		ns.SemiSync = "replica"
 	}

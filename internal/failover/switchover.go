@@ -69,7 +69,7 @@ func (e *Engine) Switchover(ctx context.Context, to string) (topology.OpResult, 
 	res.To, res.Epoch, res.Held = to, st.Epoch, time.Since(t0)
 	e.event("promoted", to, fmt.Sprintf("epoch %d: %s is the primary; writes released after %v", st.Epoch, to, res.Held.Round(time.Millisecond)),
 		map[string]string{"epoch": fmt.Sprint(st.Epoch), "fork_gtid": fork, "held_ms": fmt.Sprint(res.Held.Milliseconds())})
-	e.repointAll(ctx, st, to, from)
+	_ = e.repointAll(ctx, st, to, from)
 	prim, _ := e.cfg.server(to)
 	if err := e.act.pointTo(ctx, from, prim, true, st.SemiSync); err != nil {
 		st.Detached[from] = fork
@@ -113,15 +113,9 @@ func (e *Engine) demoteForSwitchover(ctx context.Context, from string) (string, 
 }
 
 func (e *Engine) activeStatements(ctx context.Context, name string) (int, error) {
-	db, err := e.act.db(name)
-	if err != nil {
-		return 0, err
-	}
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.ActionTimeout)
 	defer cancel()
-	var n int
-	err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.PROCESSLIST
- WHERE ID <> CONNECTION_ID() AND COMMAND = 'Query' AND USER NOT IN ('system user','event_scheduler')`).Scan(&n)
+	_, n, err := e.act.clientThreads(ctx, name)
 	return n, err
 }
 

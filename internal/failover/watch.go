@@ -141,6 +141,7 @@ func (e *Engine) watchPrimary(ctx context.Context, obs topology.Observation, st 
 	case Healthy:
 		e.clearReport("primary")
 		e.keepPrimaryOpen(ctx, st, obs.Probes[st.Primary])
+		e.semiSyncGuard(ctx, st, obs)
 	case Suspect:
 		e.kickReplicas(others)
 		e.recheck(st.Primary, obs.Probes[st.Primary])
@@ -181,6 +182,28 @@ func (e *Engine) kickReplicas(names []string) {
 	e.mu.Unlock()
 	if due {
 		e.mon.ProbeNow(names...)
+	}
+}
+
+// semiSyncGuard turns semi-sync on again on a primary that runs without it
+// (see unprotect) once a semi-sync replica follows it.
+func (e *Engine) semiSyncGuard(ctx context.Context, st State, obs topology.Observation) {
+	p := obs.Probes[st.Primary]
+	if !st.SemiSync || !p.OK() || p.SemiSyncMasterEnabled || !e.fresh(p) {
+		return
+	}
+	prim, _ := e.cfg.server(st.Primary)
+	for _, name := range e.others(st, st.Primary) {
+		r := obs.Probes[name]
+		if r.OK() && r.SemiSyncSlaveEnabled && r.Replica != nil && r.Replica.Source() == prim.Address && r.Replica.IOConnected() {
+			if err := e.open(ctx, st.Primary, true); err != nil {
+				e.report("semisync", "error", st.Primary, "cannot turn semi-sync on: "+err.Error())
+				return
+			}
+			e.clearReport("semisync")
+			e.event("semisync", st.Primary, name+" follows the primary: semi-sync on again", nil)
+			return
+		}
 	}
 }
 

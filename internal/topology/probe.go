@@ -31,12 +31,8 @@ type Probe struct {
 	GTIDBinlogPos  string `json:"gtid_binlog_pos"`
 	GTIDSlavePos   string `json:"gtid_slave_pos"`
 	GTIDCurrentPos string `json:"gtid_current_pos"`
-	// Threads counts client connections (from the processlist size).
-	Threads int `json:"threads"`
 
 	SemiSyncMasterEnabled bool `json:"semisync_master_enabled"`
-	SemiSyncMasterActive  bool `json:"semisync_master_active"`
-	SemiSyncMasterClients int  `json:"semisync_master_clients"`
 	SemiSyncSlaveEnabled  bool `json:"semisync_slave_enabled"`
 
 	// Replica is the default replication connection; nil when the server
@@ -93,11 +89,16 @@ type Querier interface {
 
 const probeVarsSQL = `SELECT @@server_id, @@version, @@read_only, @@log_bin, @@gtid_strict_mode,
  @@gtid_binlog_pos, @@gtid_slave_pos, @@gtid_current_pos,
- @@rpl_semi_sync_master_enabled, @@rpl_semi_sync_slave_enabled,
- (SELECT COUNT(*) FROM information_schema.PROCESSLIST)`
+ @@rpl_semi_sync_master_enabled, @@rpl_semi_sync_slave_enabled`
 
 // ProbeServer runs the probe queries against q and fills p (whose Name,
 // Address and At the caller sets). It returns the first error.
+//
+// The probe reads only system variables and SHOW ALL SLAVES STATUS: no
+// information_schema tables and no SHOW STATUS, which materialise
+// temporary tables. A probe with an information_schema.PROCESSLIST
+// subquery crashed MariaDB 10.11.19 (signal 11 in ha_maria::drop_table)
+// once, right after startup, during a benchmark run.
 func ProbeServer(ctx context.Context, q Querier, p *Probe) error {
 	rows, err := q.QueryContext(ctx, probeVarsSQL)
 	if err != nil {
@@ -106,7 +107,7 @@ func ProbeServer(ctx context.Context, q Querier, p *Probe) error {
 	var ro, logBin, strict, ssm, sss int
 	if rows.Next() {
 		err = rows.Scan(&p.ServerID, &p.Version, &ro, &logBin, &strict, &p.GTIDBinlogPos,
-			&p.GTIDSlavePos, &p.GTIDCurrentPos, &ssm, &sss, &p.Threads)
+			&p.GTIDSlavePos, &p.GTIDCurrentPos, &ssm, &sss)
 	}
 	if cerr := closeRows(rows); err == nil {
 		err = cerr
@@ -116,9 +117,6 @@ func ProbeServer(ctx context.Context, q Querier, p *Probe) error {
 	}
 	p.ReadOnly, p.LogBin, p.GTIDStrictMode = ro != 0, logBin != 0, strict != 0
 	p.SemiSyncMasterEnabled, p.SemiSyncSlaveEnabled = ssm != 0, sss != 0
-	if err := probeSemiSync(ctx, q, p); err != nil {
-		return err
-	}
 	rs, err := probeReplica(ctx, q)
 	if err != nil {
 		return err
@@ -133,34 +131,6 @@ func closeRows(rows *sql.Rows) error {
 		err = cerr
 	}
 	return err
-}
-
-func probeSemiSync(ctx context.Context, q Querier, p *Probe) error {
-	m, err := queryMap(ctx, q, "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status','Rpl_semi_sync_master_clients')")
-	if err != nil {
-		return fmt.Errorf("probe semi-sync status: %w", err)
-	}
-	p.SemiSyncMasterActive = strings.EqualFold(m["Rpl_semi_sync_master_status"], "ON")
-	p.SemiSyncMasterClients, _ = strconv.Atoi(m["Rpl_semi_sync_master_clients"])
-	return nil
-}
-
-// queryMap reads a two-column (name, value) result into a map.
-func queryMap(ctx context.Context, q Querier, query string) (map[string]string, error) {
-	rows, err := q.QueryContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]string{}
-	for rows.Next() {
-		var k, v sql.NullString
-		if err := rows.Scan(&k, &v); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		m[k.String] = v.String
-	}
-	return m, closeRows(rows)
 }
 
 // probeReplica reads the default connection's row of SHOW ALL SLAVES
