@@ -39,6 +39,13 @@ import (
 	"vigil/internal/manager"
 )
 
+// writePause is each writer's pause between two inserts: 4 writers make
+// about 600-800 writes/s, far above a Moodle site's write rate, yet within
+// what one replication applier keeps up with on this kind of machine (an
+// unthrottled loop outruns the applier and every failover then waits for
+// seconds of relay log).
+const writePause = 5 * time.Millisecond
+
 type options struct {
 	vigil       string
 	dir         string
@@ -254,6 +261,7 @@ func startWriters(ctx context.Context, dsn string, n int, table string) (*load, 
 				cancel()
 				if err == nil {
 					l.ack(w, id, started, time.Now())
+					time.Sleep(writePause)
 					continue
 				}
 				l.mu.Lock()
@@ -358,7 +366,24 @@ func failoverTrial(o options, i int) (r result, err error) {
 	wg.Wait()
 	r.errors, r.acked = l.errors, len(l.acked)
 	r.lost, err = lost(s.proxyDSN, table, l.acked)
+	if r.first > 1500*time.Millisecond {
+		s.dumpEvents(l.mark)
+	}
 	return r, err
+}
+
+// dumpEvents prints the manager's events of a slow trial, relative to the kill.
+func (s *sandbox) dumpEvents(mark time.Time) {
+	evs, err := s.mgr.Events(context.Background(), 0)
+	if err != nil {
+		fmt.Println("  (events:", err, ")")
+		return
+	}
+	for _, e := range evs {
+		if e.Time.After(mark.Add(-time.Second)) {
+			fmt.Printf("  %+6d ms  %-16s %-4s %s\n", e.Time.Sub(mark).Milliseconds(), e.Kind, e.Node, e.Message)
+		}
+	}
 }
 
 func switchoverTrials(o options) ([]result, error) {

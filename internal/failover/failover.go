@@ -189,11 +189,13 @@ func (e *Engine) promoteFirst(ctx context.Context, semiSync bool, ch Choice, sta
 			e.event("caught_up", name, "relay log applied up to "+recv,
 				map[string]string{"took_ms": fmt.Sprint(time.Since(start).Milliseconds())})
 		}
+		pstart := time.Now()
 		fork, err := e.act.promote(ctx, name, semiSync)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		e.event("promote", name, "replication reset, read_only=OFF", map[string]string{"took_ms": fmt.Sprint(time.Since(pstart).Milliseconds())})
 		return name, fork, warns, nil
 	}
 	return "", "", warns, errors.Join(errs...)

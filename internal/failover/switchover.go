@@ -42,6 +42,9 @@ func (e *Engine) Switchover(ctx context.Context, to string) (topology.OpResult, 
 	if err := RunHooks(ctx, e.cfg.PreHooks, env); err != nil {
 		return res, fmt.Errorf("switchover: %w", err)
 	}
+	if err := e.preCatchUp(ctx, from, to); err != nil {
+		return res, fmt.Errorf("switchover: %w", err)
+	}
 	t0 := time.Now()
 	e.setOpStart(t0)
 	defer e.setOpStart(time.Time{})
@@ -117,6 +120,26 @@ func (e *Engine) activeStatements(ctx context.Context, name string) (int, error)
 	defer cancel()
 	_, n, err := e.act.clientThreads(ctx, name)
 	return n, err
+}
+
+// preCatchUp lets the candidate apply what the primary has now, twice,
+// before writes are held, so that the hold only covers the last few
+// transactions even when the candidate lags.
+func (e *Engine) preCatchUp(ctx context.Context, from, to string) error {
+	for range 2 {
+		pos, err := e.act.gtidCurrent(ctx, from)
+		if err != nil {
+			return err
+		}
+		ok, err := e.act.waitApplied(ctx, to, pos, e.cfg.CatchupTimeout)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%s lags: it did not apply %s within %v", to, pos, e.cfg.CatchupTimeout)
+		}
+	}
+	return nil
 }
 
 func (e *Engine) catchUp(ctx context.Context, to, target string) error {
