@@ -221,9 +221,7 @@ func (l *lexer) variable() token {
 	if l.i < len(l.s) && l.s[l.i] == '@' {
 		l.i++
 		nameStart := l.i
-		for l.i < len(l.s) && (isIdentByte(l.s[l.i]) || l.s[l.i] == '.') {
-			l.i++
-		}
+		l.varName()
 		return token{tokSysVar, nameStart, l.i}
 	}
 	if l.i < len(l.s) {
@@ -233,12 +231,24 @@ func (l *lexer) variable() token {
 		case '`':
 			l.quoted(c, false)
 		default:
-			for l.i < len(l.s) && (isIdentByte(l.s[l.i]) || l.s[l.i] == '.') {
-				l.i++
-			}
+			l.varName()
 		}
 	}
 	return token{tokUserVar, start, l.i}
+}
+
+// varName consumes a variable name: identifier bytes, with dots only
+// between them (@@session.sql_mode).
+func (l *lexer) varName() {
+	start := l.i
+	for l.i < len(l.s) {
+		c := l.s[l.i]
+		if isIdentByte(c) || c == '.' && l.i > start && isIdentByte(l.s[l.i-1]) && l.i+1 < len(l.s) && isIdentByte(l.s[l.i+1]) {
+			l.i++
+			continue
+		}
+		return
+	}
 }
 
 // hasFoldPrefix reports whether b starts with the ASCII string p, ignoring case.
