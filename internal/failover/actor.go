@@ -245,9 +245,11 @@ func (a *actor) waitApplied(ctx context.Context, name, pos string, timeout time.
 	return res.Valid && res.Int64 == 0, nil
 }
 
-// promote turns replica name into the writable primary and returns its
-// GTID position at promotion (the fork point for the old primary).
-func (a *actor) promote(ctx context.Context, name string, semiSync bool) (string, error) {
+// detach stops and removes name's replication and turns on the primary
+// side of semi-sync; it returns name's GTID position (the fork point for
+// the old primary). name stays read-only: the caller re-points the other
+// replicas at it first, then opens it for writes.
+func (a *actor) detach(ctx context.Context, name string, semiSync bool) (string, error) {
 	qs := []string{"STOP SLAVE", "RESET SLAVE ALL"}
 	if semiSync {
 		qs = append(qs,
@@ -258,11 +260,7 @@ func (a *actor) promote(ctx context.Context, name string, semiSync bool) (string
 	if err := a.execT(ctx, name, a.stopTimeout(), qs...); err != nil {
 		return "", err
 	}
-	fork, err := a.gtidCurrent(ctx, name)
-	if err != nil {
-		return "", err
-	}
-	return fork, a.exec(ctx, name, "SET GLOBAL read_only=OFF")
+	return a.gtidCurrent(ctx, name)
 }
 
 func (a *actor) gtidCurrent(ctx context.Context, name string) (string, error) {

@@ -61,6 +61,12 @@ func (e *Engine) failover(ctx context.Context, reason, want string, manual bool)
 	}
 	to, fork, warn, err := e.promoteFirst(ctx, semi, choice, states)
 	res.Warnings = warn
+	if err == nil {
+		if n := e.repointAll(ctx, st, to, from); n == 0 && semi {
+			e.unprotect(ctx, to)
+		}
+		err = e.act.exec(ctx, to, "SET GLOBAL read_only=OFF")
+	}
 	if err != nil {
 		e.event("failover_failed", from, "promotion failed: "+err.Error()+"; writes stay held, retrying", nil)
 		return res, err
@@ -76,9 +82,6 @@ func (e *Engine) failover(ctx context.Context, reason, want string, manual bool)
 	res.To, res.Epoch, res.Held = to, st.Epoch, time.Since(t0)
 	e.event("promoted", to, fmt.Sprintf("epoch %d: %s is the primary; writes released", st.Epoch, to),
 		map[string]string{"epoch": fmt.Sprint(st.Epoch), "fork_gtid": fork})
-	if n := e.repointAll(ctx, st, to, from); n == 0 && semi {
-		e.unprotect(ctx, to)
-	}
 	if err := waitFence(fenced, e.cfg.ActionTimeout); err != nil {
 		e.event("fence", from, "old primary not fenced yet (it will be fenced when it answers): "+err.Error(), nil)
 	}
@@ -161,9 +164,9 @@ func (e *Engine) chooseFrozen(ctx context.Context, st State, from, want string) 
 	return choice, byName, err
 }
 
-// promoteFirst waits for the best candidate's relay log and promotes it,
-// falling back to the next ranked candidate if promotion fails. It returns
-// the new primary and its fork position.
+// promoteFirst waits for the best candidate's relay log and detaches it
+// (still read-only), falling back to the next ranked candidate if that
+// fails. It returns the new primary and its fork position.
 func (e *Engine) promoteFirst(ctx context.Context, semiSync bool, ch Choice, states map[string]ReplicaState) (string, string, []string, error) {
 	order := []string{ch.Name}
 	for _, n := range ch.Ranked {
@@ -190,12 +193,12 @@ func (e *Engine) promoteFirst(ctx context.Context, semiSync bool, ch Choice, sta
 				map[string]string{"took_ms": fmt.Sprint(time.Since(start).Milliseconds())})
 		}
 		pstart := time.Now()
-		fork, err := e.act.promote(ctx, name, semiSync)
+		fork, err := e.act.detach(ctx, name, semiSync)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		e.event("promote", name, "replication reset, read_only=OFF", map[string]string{"took_ms": fmt.Sprint(time.Since(pstart).Milliseconds())})
+		e.event("detached", name, "replication stopped and reset; semi-sync primary side on", map[string]string{"took_ms": fmt.Sprint(time.Since(pstart).Milliseconds())})
 		return name, fork, warns, nil
 	}
 	return "", "", warns, errors.Join(errs...)

@@ -60,32 +60,49 @@ func (e *Engine) Switchover(ctx context.Context, to string) (topology.OpResult, 
 	}
 	var fork string
 	if err == nil {
-		fork, err = e.act.promote(ctx, to, st.SemiSync)
+		fork, err = e.act.detach(ctx, to, st.SemiSync)
 	}
 	if err != nil {
 		return res, e.rollbackSwitchover(ctx, st, from, err)
 	}
+	// From here the old primary is being re-pointed: no way back. If the
+	// new primary cannot be opened, the state keeps the operation and the
+	// engine completes it as a failover.
+	oldErr := e.repointWithOld(ctx, st, to, from)
+	if err := e.act.exec(ctx, to, "SET GLOBAL read_only=OFF"); err != nil {
+		e.event("switchover_failed", to, "cannot open the new primary; completing as a failover: "+err.Error(), nil)
+		return res, fmt.Errorf("switchover: %w", err)
+	}
 	st.Primary, st.Epoch, st.Op, st.OpFrom = to, st.Epoch+1, "", ""
+	if oldErr != nil {
+		st.Detached[from] = fork
+	}
 	if err := e.commit(st); err != nil {
 		return res, err
 	}
 	res.To, res.Epoch, res.Held = to, st.Epoch, time.Since(t0)
 	e.event("promoted", to, fmt.Sprintf("epoch %d: %s is the primary; writes released after %v", st.Epoch, to, res.Held.Round(time.Millisecond)),
 		map[string]string{"epoch": fmt.Sprint(st.Epoch), "fork_gtid": fork, "held_ms": fmt.Sprint(res.Held.Milliseconds())})
-	_ = e.repointAll(ctx, st, to, from)
-	prim, _ := e.cfg.server(to)
-	if err := e.act.pointTo(ctx, from, prim, true, st.SemiSync); err != nil {
-		st.Detached[from] = fork
-		_ = e.commit(st)
-		e.event("error", from, "old primary not yet a replica (will retry as a rejoin): "+err.Error(), nil)
-	} else {
-		e.event("repointed", from, "old primary now replicates from "+to, nil)
-	}
 	res.Took = time.Since(t0)
 	e.event("switchover_done", to, fmt.Sprintf("switchover %s -> %s done in %v", from, to, res.Took.Round(time.Millisecond)), nil)
 	env["EPOCH"] = fmt.Sprint(st.Epoch)
 	e.postHooks(env)
 	return res, nil
+}
+
+// repointWithOld points the other replicas and the old primary (demoted)
+// at the new primary, in parallel; the error is the old primary's.
+func (e *Engine) repointWithOld(ctx context.Context, st State, to, from string) error {
+	prim, _ := e.cfg.server(to)
+	done := make(chan error, 1)
+	go func() { done <- e.act.pointTo(ctx, from, prim, true, st.SemiSync) }()
+	_ = e.repointAll(ctx, st, to, from)
+	if err := <-done; err != nil {
+		e.event("error", from, "old primary not yet a replica (will retry as a rejoin): "+err.Error(), nil)
+		return err
+	}
+	e.event("repointed", from, "old primary now replicates from "+to, nil)
+	return nil
 }
 
 // demoteForSwitchover waits (bounded by SwitchoverGrace) for client
