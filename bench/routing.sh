@@ -12,6 +12,11 @@
 # Prints transactions/s and queries/s and where the statements went (the
 # proxy's vigil_router_statements_total by target), per run.
 #
+# All of it shares one machine, so without limits splitting cannot add CPU
+# the primary does not already have. DB_CPU (default 0.5) caps each MariaDB
+# server at that many CPUs (cgroup v1 cpu quota; needs root), emulating
+# database servers on separate hosts; DB_CPU=0 runs them unconstrained.
+#
 # Usage: bench/routing.sh               (from the repository root)
 # Knobs: DUR=seconds per run (20), THREADS=16, ROUNDS=2 (runs alternate),
 #        TABLES=4, TABLE_SIZE=10000, SKIPTRX="on off"
@@ -23,6 +28,7 @@ ROUNDS=${ROUNDS:-2}
 TABLES=${TABLES:-4}
 TABLE_SIZE=${TABLE_SIZE:-10000}
 SKIPTRX=${SKIPTRX:-"on off"}
+DB_CPU=${DB_CPU:-0.5}
 
 for tool in sysbench mariadb curl go python3; do
 	command -v "$tool" >/dev/null || { echo "bench/routing.sh: $tool is missing (scripts/deps installs it)" >&2; exit 1; }
@@ -30,9 +36,11 @@ done
 
 WORK=$(mktemp -d /tmp/vigil-routing-bench.XXXXXX)
 PIDS=()
+CGROUPS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	[ -x "$WORK/vigil" ] && "$WORK/vigil" sandbox destroy --dir "$WORK/sb" >/dev/null 2>&1 || true
+	for d in "${CGROUPS[@]}"; do rmdir "$d" 2>/dev/null || true; done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -46,6 +54,23 @@ DB1=$(awk '/address:/ {print $2; exit}' "$CFG")
 ADMIN_USER=$(awk '/admin:/ {f=1} f && /user:/ {print $2; exit}' "$CFG")
 ADMIN_PASS=$(awk '/admin:/ {f=1} f && /password:/ {print $2; exit}' "$CFG")
 sql() { mariadb -h127.0.0.1 -P"${DB1##*:}" -u"$ADMIN_USER" -p"$ADMIN_PASS" -e "$1"; }
+
+# limit_cpu NAME PID: cap the server process at DB_CPU CPUs.
+limit_cpu() {
+	local d=/sys/fs/cgroup/cpu/vigil-bench-$$-$1
+	mkdir "$d"
+	CGROUPS+=("$d")
+	echo 100000 >"$d/cpu.cfs_period_us"
+	local quota
+	quota=$(python3 -c "print(int($DB_CPU * 100000))")
+	echo "$quota" >"$d/cpu.cfs_quota_us"
+	echo "$2" >"$d/cgroup.procs"
+}
+if [ "$DB_CPU" != 0 ]; then
+	[ -w /sys/fs/cgroup/cpu ] || { echo "bench/routing.sh: DB_CPU needs a writable cgroup v1 cpu hierarchy (or DB_CPU=0)" >&2; exit 1; }
+	while read -r name pid; do limit_cpu "$name" "$pid"; done < <("$WORK/vigil" sandbox status --dir "$WORK/sb" --json |
+		python3 -c 'import json, sys; [print(s["name"], s["pid"]) for s in json.load(sys.stdin)["servers"]]')
+fi
 
 # Without a manager the proxy follows read_only: make db1 the writer, and
 # add the all-to-primary user (it replicates to db2 and db3).
@@ -104,7 +129,7 @@ run() {
 }
 
 echo "# sysbench oltp_read_only --db-ps-mode=disable --threads=$THREADS --time=$DUR, $TABLES x $TABLE_SIZE rows"
-echo "# $(nproc) CPUs; everything (3 MariaDB servers, proxy, sysbench) on this machine"
+echo "# $(nproc) CPUs; everything (3 MariaDB servers, proxy, sysbench) on this machine; DB_CPU=$DB_CPU per server"
 printf "%-8s %-8s %-6s %10s %10s %12s %12s %8s\n" route skip_trx round tps qps to_primary to_replicas replica%
 for round in $(seq "$ROUNDS"); do
 	for skip in $SKIPTRX; do
