@@ -138,7 +138,10 @@ func runProxy(ctx context.Context, fl proxyFlags, log *slog.Logger) error {
 	if cfg.Proxy.HTTPListen != "" {
 		g.Go(func() error { return serveProxyHTTP(gctx, cfg.Proxy.HTTPListen, parts, fl.pprof) })
 	}
-	g.Go(func() error { return reloadOnHUP(gctx, path, parts, log) })
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	g.Go(func() error { return reloadOnHUP(gctx, hup, path, parts, log) })
 	return g.Wait()
 }
 
@@ -166,10 +169,7 @@ func serveProxyHTTP(ctx context.Context, addr string, parts *proxyParts, withPpr
 
 // reloadOnHUP reloads users, limits and routing rules on SIGHUP. Listen
 // addresses and the topology source are not reloaded.
-func reloadOnHUP(ctx context.Context, path string, parts *proxyParts, log *slog.Logger) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, path string, parts *proxyParts, log *slog.Logger) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -178,7 +178,9 @@ func reloadOnHUP(ctx context.Context, path string, parts *proxyParts, log *slog.
 		}
 		if err := reloadProxy(path, parts); err != nil {
 			log.Error("configuration reload failed; keeping the running configuration", "path", path, "err", err)
+			continue
 		}
+		log.Info("configuration reloaded", "path", path)
 	}
 }
 
