@@ -166,6 +166,24 @@ func tableNames(sql []byte) []string {
 	}
 }
 
+// useName returns the schema of a USE statement (case kept: schema names
+// may be case sensitive).
+func useName(sql []byte) []string {
+	l := lexer{s: sql}
+	if t := l.next(); t.kind != tokWord || !eqFold(sql[t.start:t.end], "USE") {
+		return nil
+	}
+	t := l.next()
+	if t.kind != tokWord && t.kind != tokQuoted {
+		return nil
+	}
+	name := string(sql[t.start:t.end])
+	if t.kind == tokQuoted {
+		name = strings.ReplaceAll(name[1:len(name)-1], "``", "`")
+	}
+	return []string{name}
+}
+
 func isIfExists(w []byte) bool {
 	return eqFold(w, "IF") || eqFold(w, "NOT") || eqFold(w, "EXISTS")
 }

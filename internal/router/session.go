@@ -67,8 +67,9 @@ type pending struct {
 	started time.Time
 }
 
-// SetSchema records the session's current schema (after USE or
-// COM_INIT_DB succeeded); query rules match on it.
+// SetSchema records the session's current schema after COM_INIT_DB
+// succeeded (a successful USE statement is tracked by Observe); query rules
+// match on it.
 func (s *Session) SetSchema(schema string) { s.schema = schema }
 
 // Schema returns the session's current schema as last set.
@@ -122,8 +123,11 @@ func (s *Session) Route(st Statement, sql []byte, snap *topology.Snapshot) Decis
 	norm, s.cur.digest = normalizeInto(s.normBuf[:0], sql)
 	s.normBuf = norm
 	s.cur = pending{st: st, digest: s.cur.digest, routed: true, started: time.Now()}
-	if st.Kind == KindCreateTemp || st.Kind == KindDropTable {
+	switch st.Kind {
+	case KindCreateTemp, KindDropTable:
 		s.cur.names = tableNames(sql)
+	case KindUse:
+		s.cur.names = useName(sql)
 	}
 	d := s.decide(cfg, st, sql, norm, snap)
 	if d.Target == TargetPrimary && snap != nil {
@@ -346,6 +350,10 @@ func (s *Session) observePins(cur pending) {
 	case KindDropTable:
 		for _, n := range cur.names {
 			delete(s.temps, n)
+		}
+	case KindUse:
+		if len(cur.names) == 1 && st.Flags&FlagMulti == 0 {
+			s.schema = cur.names[0]
 		}
 	case KindLockTables:
 		s.lockTables = true

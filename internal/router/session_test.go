@@ -529,3 +529,23 @@ func TestFromConfigCausalModes(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionTracksUse(t *testing.T) {
+	r := newTestRouter(t, Config{Rules: []Rule{{Name: "reports", Schema: "Reports", Action: ActionRoute, Route: RoutePrimary}}})
+	s := r.NewSession("u", "moodle")
+	runSteps(t, s, testSnap(), []step{
+		{sql: "SELECT 1", want: R, reason: ReasonRead},
+		{sql: "USE `Reports`", want: P, reason: ReasonWrite},
+		{sql: "SELECT 1", want: P, reason: ReasonRule},
+		{sql: "use moodle", want: P, reason: ReasonRule},
+		{sql: "SELECT 1", want: R, reason: ReasonRead},
+	})
+	if s.Schema() != "moodle" {
+		t.Errorf("Schema = %q, want moodle", s.Schema())
+	}
+	d := s.Route(Classify([]byte("USE nothere")), []byte("USE nothere"), testSnap())
+	s.Observe(Result{Target: d.Target, Backend: d.Backend, Err: true, ErrCode: 1049})
+	if s.Schema() != "moodle" {
+		t.Errorf("Schema after a failed USE = %q, want moodle", s.Schema())
+	}
+}
