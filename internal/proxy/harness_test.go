@@ -31,6 +31,7 @@ type harness struct {
 	pub  *topology.Publisher
 	srv  *proxy.Server
 	reg  *prometheus.Registry
+	pool *pool.Pool
 	addr string
 	ver  uint64
 }
@@ -55,6 +56,7 @@ func newHarness(t testing.TB, replicas int, edit func(*config.Config)) *harness 
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.pool = p
 	rcfg, err := router.FromConfig(h.cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -147,17 +147,26 @@ func (s *session) pinned() bool {
 	return s.rs != nil && s.rs.Pins() != 0
 }
 
-// cleanup returns healthy backends to the pool and closes the client.
+// cleanup returns clean backends to the pool and closes the client. A
+// primary connection that holds an open transaction, locks or temporary
+// tables is closed instead, so that the server rolls back and releases
+// them now rather than when the connection is reused.
 func (s *session) cleanup() {
 	_ = s.nc.Close()
+	pinned := s.pinned()
 	s.mu.Lock()
 	prim, repl := s.prim, s.repl
 	s.prim, s.repl = nil, nil
 	s.mu.Unlock()
-	for _, b := range []*backend{prim, repl} {
-		if b != nil {
-			s.release(b)
+	if prim != nil {
+		if pinned {
+			s.discard(prim)
+		} else {
+			s.release(prim)
 		}
+	}
+	if repl != nil {
+		s.release(repl)
 	}
 }
 
