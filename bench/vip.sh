@@ -20,4 +20,4 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 VIGIL_VIP_BENCH="${TRIALS:-10}" go test -count=1 -timeout 120m -run '^TestBenchFailover$' -v ./internal/vip/e2e/ |
-	grep -v -e '^=== ' -e '^--- ' -e '^PASS$' -e '^ok '
+	grep --line-buffered -v -e '^=== ' -e '^ *--- PASS' -e '^PASS$' -e '^ok '

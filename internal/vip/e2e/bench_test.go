@@ -36,7 +36,12 @@ func TestBenchFailover(t *testing.T) {
 		}
 		for _, fault := range faults {
 			for _, impl := range impls {
-				r := benchCell(t, impl, interval, fault, trials)
+				var r cellResult
+				// A subtest per cell, so its namespaces and daemons are gone
+				// before the next cell starts.
+				t.Run(fmt.Sprintf("%s/%v/%s", impl, interval, fault), func(t *testing.T) {
+					r = benchCell(t, impl, interval, fault, trials)
+				})
 				heal, holes := "-", "-"
 				if fault == "partition" {
 					heal, holes = summary(r.heals), fmt.Sprintf("%d/%d", r.blackholes, trials)

@@ -102,14 +102,19 @@ func TestNoPreempt(t *testing.T) {
 	l.waitAnswer("b", time.Second)
 }
 
-func TestNotifyCommand(t *testing.T) {
+// TestNotifyAndMetrics checks the --notify command and /metrics.
+func TestNotifyAndMetrics(t *testing.T) {
 	l := newLab(t)
 	l.startService("a")
 	out := filepath.Join(l.dir, "notify.out")
 	script := filepath.Join(l.dir, "notify.sh")
 	os.WriteFile(script, []byte("#!/bin/sh\necho \"$1 $2\" >> "+out+"\n"), 0o755)
-	a := l.startVigil("a", speakerOpts{prio: 150, interval: adv, extra: []string{"--notify", script + " vi1"}})
+	a := l.startVigil("a", speakerOpts{prio: 150, interval: adv,
+		extra: []string{"--notify", script + " vi1", "--http-listen", "127.0.0.1:9913"}})
 	a.waitState("MASTER", 3*time.Second)
+	if m := l.metrics("a", "127.0.0.1:9913"); !strings.Contains(m, `vigil_vip_state{state="MASTER"} 1`) {
+		t.Errorf("metrics do not show MASTER:\n%s", m)
+	}
 	l.stopService("a")
 	a.waitState("FAULT", 2*time.Second)
 	deadline := time.Now().Add(2 * time.Second)

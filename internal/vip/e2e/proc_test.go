@@ -179,9 +179,10 @@ func (p *proc) lastState() string {
 	return best
 }
 
-// waitState waits until the speaker's latest state is want.
+// waitState waits until the speaker's latest state is want (timeout times slack).
 func (p *proc) waitState(want string, timeout time.Duration) {
 	p.l.t.Helper()
+	timeout *= slack
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if p.lastState() == want {
