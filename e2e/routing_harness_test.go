@@ -283,11 +283,11 @@ func (h *rtHarness) waitTopology(ok func(*topology.Snapshot) bool) {
 	}
 }
 
-// isReplica reports whether node is one of the replicas.
-func isReplica(node string) bool { return node == "db2" || node == "db3" }
+// rtIsReplica reports whether node is one of the replicas.
+func rtIsReplica(node string) bool { return node == "db2" || node == "db3" }
 
-// sqlErrNumber returns the MySQL error number of err (0 if none).
-func sqlErrNumber(err error) uint16 {
+// rtSQLErrNumber returns the MySQL error number of err (0 if none).
+func rtSQLErrNumber(err error) uint16 {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		return me.Number
@@ -295,8 +295,8 @@ func sqlErrNumber(err error) uint16 {
 	return 0
 }
 
-// oneRow runs a query that returns one row of one column on c.
-func oneRow(t testing.TB, c *sql.Conn, query string) string {
+// rtOneRow runs a query that returns one row of one column on c.
+func rtOneRow(t testing.TB, c *sql.Conn, query string) string {
 	t.Helper()
 	var s sql.NullString
 	if err := c.QueryRowContext(context.Background(), query).Scan(&s); err != nil {
@@ -305,8 +305,8 @@ func oneRow(t testing.TB, c *sql.Conn, query string) string {
 	return s.String
 }
 
-// exec runs statements on c.
-func execAll(t testing.TB, c *sql.Conn, stmts ...string) {
+// rtExecAll runs statements on c.
+func rtExecAll(t testing.TB, c *sql.Conn, stmts ...string) {
 	t.Helper()
 	for _, s := range stmts {
 		if _, err := c.ExecContext(context.Background(), s); err != nil {

@@ -13,8 +13,8 @@ import (
 	"vigil/internal/config"
 )
 
-// phpReport is what e2e/php/moodle_like.php prints.
-type phpReport struct {
+// rtPHPReport is what e2e/php/moodle_like.php prints.
+type rtPHPReport struct {
 	Ops         map[string]int `json:"ops"`
 	Errors      []string       `json:"errors"`
 	Stale       []string       `json:"stale"`
@@ -77,7 +77,7 @@ func TestRoutingMoodleLikePHP(t *testing.T) {
 	}
 
 	werr := cmd.Wait()
-	var rep phpReport
+	var rep rtPHPReport
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("php output is not a report (%v, exit %v):\n%s\n%s", err, werr, stdout.String(), stderr.String())
 	}
