@@ -2,6 +2,7 @@ package failover
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -57,6 +58,8 @@ type Config struct {
 	StatePath string
 	// PreHooks and PostHooks are shell commands (see RunHooks).
 	PreHooks, PostHooks []string
+	// Flavor is the cluster's server flavor; only "mariadb" is supported.
+	Flavor string
 	// Clock defaults to the wall clock.
 	Clock Clock
 }
@@ -78,7 +81,7 @@ func FromConfig(cfg *config.Config, configPath string) Config {
 		SwitchoverGrace: m.SwitchoverGrace, HeartbeatPeriod: m.HeartbeatPeriod,
 		SemiSyncTimeout: m.SemiSyncTimeout, FenceShutdown: m.FenceShutdown == nil || *m.FenceShutdown,
 		StatePath: filepath.Join(dir, "vigil-manager-"+safeName(cfg.Cluster.Name)+".state.json"),
-		PreHooks:  m.PreFailover, PostHooks: m.PostFailover,
+		PreHooks:  m.PreFailover, PostHooks: m.PostFailover, Flavor: cfg.Cluster.Flavor,
 	}
 	for _, s := range cfg.Cluster.Servers {
 		c.Servers = append(c.Servers, topology.Server{Name: s.Name, Address: s.Address, Weight: s.Weight})
@@ -136,6 +139,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FailCount < 1 {
 		return errors.New("failover: fail count must be at least 1")
+	}
+	if c.Flavor != "" && c.Flavor != "mariadb" {
+		return fmt.Errorf("failover: flavor %q is not supported yet: the manager speaks MariaDB GTID", c.Flavor)
 	}
 	return nil
 }
