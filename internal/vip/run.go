@@ -15,15 +15,37 @@ import (
 	"vigil/internal/vip/vrrp"
 )
 
+// The I/O seams of a session. The real implementations are rawConn,
+// linkAddrs and garpSender.
+type (
+	// packetConn sends and receives whole IPv4 packets of protocol 112.
+	packetConn interface {
+		Send(dst netip.Addr, pkt []byte) error
+		Recv(buf []byte) (int, error)
+		Close() error
+	}
+	// addrManager adds and removes the virtual addresses (idempotently).
+	addrManager interface {
+		Add(p netip.Prefix) error
+		Remove(p netip.Prefix) error
+		Has(ip netip.Addr) (bool, error)
+	}
+	// announcer sends gratuitous ARP for an address.
+	announcer interface {
+		Announce(ip netip.Addr) error
+		Close() error
+	}
+)
+
 // session is the state of one Run: the open sockets and the machine. It is
 // owned by the Run goroutine.
 type session struct {
 	*Speaker
 	ifindex  int
 	local    netip.Addr
-	addrs    *linkAddrs
-	conn     *rawConn
-	garp     *garpSender
+	addrs    addrManager
+	conn     packetConn
+	garp     announcer
 	machine  *vrrp.Machine
 	notifier *notifier
 	linkUp   bool
