@@ -128,3 +128,21 @@ func TestNotifyAndMetrics(t *testing.T) {
 	}
 	t.Fatalf("notify script saw %q, want %q", got, want)
 }
+
+// TestDeletedVIPIsRestored: an address deleted behind the master's back is
+// re-added (and announced) at the next GARP refresh.
+func TestDeletedVIPIsRestored(t *testing.T) {
+	l := newLab(t)
+	l.startService("a")
+	a := l.startVigil("a", speakerOpts{prio: 150, interval: adv, extra: []string{"--garp-refresh", "300ms"}})
+	a.waitState("MASTER", 3*time.Second)
+	l.waitAnswer("a", time.Second)
+	l.ip("-n", l.ns("a"), "addr", "del", vipCIDR, "dev", "eth0")
+	if l.hasVIP("a") {
+		t.Fatal("VIP still present right after ip addr del")
+	}
+	l.waitAnswer("a", time.Second)
+	if !l.hasVIP("a") {
+		t.Fatal("VIP answered but not on a's interface")
+	}
+}
