@@ -10,8 +10,22 @@ const notReadOnly = FlagLockingRead | FlagGetLock | FlagReleaseLock | FlagReleas
 // reject is classified as best it can, and anything not recognised as a
 // read is not marked FlagReadOnly (so it runs on the primary).
 func Classify(sql []byte) Statement {
-	l := lexer{s: sql}
-	var st Statement
+	st, esc := classify(sql, false)
+	if esc && st.ReadOnly() {
+		// A backslash before a quote: under sql_mode NO_BACKSLASH_ESCAPES
+		// the string ends there and what follows is code. Send the
+		// statement to a replica only if it is a plain read both ways.
+		if alt, _ := classify(sql, true); !alt.ReadOnly() || alt.Flags&FlagSameAsLast != st.Flags&FlagSameAsLast {
+			st.Flags &^= FlagReadOnly
+		}
+	}
+	return st
+}
+
+// classify is Classify with a given backslash mode; esc reports whether
+// the text had a backslash-escaped quote.
+func classify(sql []byte, noBackslash bool) (st Statement, esc bool) {
+	l := lexer{s: sql, noBackslash: noBackslash}
 	n := 0
 	allRead := true
 	for {
@@ -43,7 +57,7 @@ func Classify(sql []byte) Statement {
 		st.Flags &^= FlagReadOnly
 	}
 	st.Flags |= l.hints
-	return st
+	return st, l.escQuote
 }
 
 // stmtScan is the state of one statement being classified.

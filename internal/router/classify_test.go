@@ -61,7 +61,7 @@ var classifyCases = []classifyCase{
 	{"SELECT 'it''s' FROM t", KindSelect, vRead, 0},
 	{"SELECT \"GET_LOCK(\" FROM t", KindSelect, vRead, 0},
 	{"SELECT 'GET_LOCK(''x'', 1)'", KindSelect, vRead, 0},
-	{"SELECT 'a\\'GET_LOCK(' FROM t", KindSelect, vRead, 0},
+	{"SELECT 'a\\'GET_LOCK(' FROM t", KindSelect, vPrim, 0}, // ambiguous: see NO_BACKSLASH_ESCAPES below
 	{"SELECT `GET_LOCK(` FROM t", KindSelect, vRead, 0},
 	{"SELECT 1 -- GET_LOCK('x', 1)\n", KindSelect, vRead, 0},
 	{"SELECT 1 # FOR UPDATE", KindSelect, vRead, 0},
@@ -312,6 +312,11 @@ var classifyCases = []classifyCase{
 	{"SELECT @@", KindSelect, vRead, 0},
 	{"SELECT GET_LOCK(", KindSelect, vPrim, FlagGetLock},
 	{"SELECT 'a\\", KindSelect, vRead, 0},
+	// a backslash before a quote ends the string under NO_BACKSLASH_ESCAPES
+	{"SELECT 'a\\' FOR UPDATE -- '", KindSelect, vPrim, 0},
+	{"SELECT * FROM t WHERE a = 'it\\'s'", KindSelect, vRead, 0},
+	{"SELECT 'a\\' , GET_LOCK('x', 1) -- '", KindSelect, vPrim, 0},
+	{"SELECT \"a\\\" FOR UPDATE #\"", KindSelect, vPrim, 0},
 }
 
 func TestClassify(t *testing.T) {

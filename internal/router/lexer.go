@@ -34,6 +34,11 @@ type lexer struct {
 	i      int
 	inExec bool  // inside an executable comment: its "*/" is skipped
 	hints  Flags // FlagHintPrimary / FlagHintReplica seen in comments
+	// noBackslash lexes strings as under sql_mode NO_BACKSLASH_ESCAPES.
+	noBackslash bool
+	// escQuote: a string contained a backslash before its quote character,
+	// which ends the string under NO_BACKSLASH_ESCAPES.
+	escQuote bool
 }
 
 func isSpace(c byte) bool {
@@ -135,7 +140,7 @@ func (l *lexer) next() token {
 	c := l.s[l.i]
 	switch {
 	case c == '\'' || c == '"':
-		l.quoted(c, true)
+		l.quoted(c, !l.noBackslash)
 		return token{tokString, start, l.i}
 	case c == '`':
 		l.quoted(c, false)
@@ -182,6 +187,9 @@ func (l *lexer) quoted(q byte, backslash bool) {
 		c := l.s[l.i]
 		switch {
 		case backslash && c == '\\':
+			if l.i+1 < len(l.s) && l.s[l.i+1] == q {
+				l.escQuote = true
+			}
 			l.i += 2
 		case c == q:
 			if l.i+1 < len(l.s) && l.s[l.i+1] == q {
