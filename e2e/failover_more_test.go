@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -108,4 +109,52 @@ func TestSIGSTOPThroughProxyWritesOnlyToNewPrimary(t *testing.T) {
 		t.Errorf("woken old primary answers read_only=OFF")
 	}
 	_ = sql.ErrNoRows
+}
+
+// A primary killed under semi-sync write load may hold transactions in its
+// binlog that no replica acknowledged (AFTER_SYNC: written, never
+// confirmed to a client). Restarted with --init-rpl-role=SLAVE, MariaDB
+// truncates that tail, and the manager rejoins it as a replica; the test
+// adds the option to db1's my.cnf, as production configs should.
+func TestCrashedSemiSyncPrimaryRejoinsWithInitRplRoleSlave(t *testing.T) {
+	t.Parallel()
+	c := sandboxtest.New(t, sandbox.Options{Replicas: 2, SemiSync: true})
+	m := startManager(t, c, "", nil)
+	bootstrapped(t, m)
+	setupTable(t, c, "db1")
+	ctx, cancel := context.WithCancel(context.Background())
+	wl := &writeLog{}
+	wg := directWriters(ctx, t, c, m.eng, 4, wl)
+	time.Sleep(500 * time.Millisecond)
+	snap := killAndWaitFailover(t, c, m, "db1")
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	cnf := c.Node("db1").ConfigFile
+	f, err := os.OpenFile(cnf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString("init-rpl-role = SLAVE\n")
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer scancel()
+	if err := c.Start(sctx, "db1"); err != nil {
+		t.Fatal(err)
+	}
+	got := waitSnapshot(t, m.eng, 15*time.Second, "db1 rejoined or quarantined", func(s *topology.Snapshot) bool {
+		n := nodeOf(t, s, "db1")
+		return n.Up && (n.Role == topology.RoleReplica || n.Role == topology.RoleQuarantined)
+	})
+	if n := nodeOf(t, got, "db1"); n.Role != topology.RoleReplica {
+		for _, ns := range m.eng.Status().Nodes {
+			if ns.Name == "db1" {
+				t.Errorf("db1 after restart with init-rpl-role=SLAVE: role %s (%s), want a replica", n.Role, ns.Note)
+			}
+		}
+	}
+	checkAllPresent(t, openDB(t, c.AdminDSN(snap.Primary)), wl.acked)
 }
