@@ -38,6 +38,12 @@ type Proxy struct {
 	// ShutdownTimeout is how long a graceful shutdown lets sessions finish
 	// their current statement or transaction (default 10s).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout,omitempty"`
+	// TLSCert and TLSKey are PEM files; when set, clients may use TLS.
+	TLSCert string `yaml:"tls_cert,omitempty"`
+	TLSKey  string `yaml:"tls_key,omitempty"`
+	// TLSSelfSigned offers TLS with a certificate generated at start
+	// (when no tls_cert is given).
+	TLSSelfSigned bool `yaml:"tls_self_signed,omitempty"`
 }
 
 func (p *Proxy) setDefaults() {
@@ -85,6 +91,9 @@ func (p *Proxy) Validate() error {
 	}
 	if p.MaxConnections < 0 || p.PoolMaxPerServer < 0 || p.PoolMaxIdle < 0 {
 		return fmt.Errorf("limits must not be negative")
+	}
+	if (p.TLSCert == "") != (p.TLSKey == "") {
+		return fmt.Errorf("tls_cert and tls_key must be set together")
 	}
 	if p.PoolMaxIdle > p.PoolMaxPerServer {
 		return fmt.Errorf("pool_max_idle %d exceeds pool_max_per_server %d", p.PoolMaxIdle, p.PoolMaxPerServer)

@@ -32,6 +32,7 @@ type Conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer // front end: borrowed from writerPool, nil when idle
 	pooled bool          // bw comes from writerPool
+	tls    bool          // upgraded to TLS by ServerHandshake
 	seq    byte
 	hdr    [4]byte
 	buf    []byte // reassembly buffer for ReadPacket

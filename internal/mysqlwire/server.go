@@ -2,6 +2,7 @@ package mysqlwire
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 )
@@ -13,6 +14,9 @@ type Credentials struct {
 	// Stage1 is SHA1(password) when the clear text is configured; nil when
 	// only the hash is known (then it is recovered at login).
 	Stage1 []byte
+	// Clear is the clear-text password when configured (needed to verify
+	// caching_sha2_password fast authentication).
+	Clear string
 }
 
 // CredentialsFor turns a configured password (clear text, or a "*HASH"
@@ -28,7 +32,7 @@ func CredentialsFor(password string) (Credentials, error) {
 		}
 	}
 	s1 := Stage1(password)
-	return Credentials{Stage1: s1, Stage2: Stage2(s1)}, nil
+	return Credentials{Stage1: s1, Stage2: Stage2(s1), Clear: password}, nil
 }
 
 // Login is the outcome of a successful front-end handshake.
@@ -48,20 +52,59 @@ var ErrAuthFailed = errors.New("authentication failed")
 
 // ServerHandshake runs the server side of the handshake on a fresh client
 // connection: it sends g (whose Salt must be 20 bytes and Plugin
-// mysql_native_password), reads the response, switches the client to
-// mysql_native_password if it started with another plugin, and verifies
-// the proof with lookup. It does not send the final OK or ERR: on success
+// mysql_native_password), reads the response, upgrades to TLS when the
+// client asks for it and tlsConfig is set, and authenticates: with
+// mysql_native_password, or with caching_sha2_password (fast
+// authentication when the clear password is configured, full
+// authentication over TLS); a client that starts with any other plugin, or
+// needs full caching_sha2 authentication without TLS, is switched to
+// mysql_native_password. It does not send the final OK or ERR: on success
 // the caller sends OK with Conn.WriteOK, on failure an ERR. On
 // ErrAuthFailed the returned Login still carries the response (for the
 // error message).
-func (c *Conn) ServerHandshake(g *Greeting, lookup func(user string) (Credentials, bool)) (*Login, error) {
+func (c *Conn) ServerHandshake(g *Greeting, tlsConfig *tls.Config, lookup func(user string) (Credentials, bool)) (*Login, error) {
 	c.ResetSeq()
+	if tlsConfig != nil {
+		g.Caps |= CapSSL
+	}
 	if err := c.WritePacket(g.AppendGreeting(make([]byte, 0, 128))); err != nil {
 		return nil, err
 	}
 	if err := c.Flush(); err != nil {
 		return nil, err
 	}
+	resp, err := c.readHandshakeResponse(tlsConfig)
+	if err != nil {
+		return nil, err
+	}
+	login := &Login{Response: resp, Caps: resp.Caps & g.Caps &^ CapSSL}
+	cred, found := lookup(resp.User)
+	var stage1 []byte
+	var ok bool
+	if resp.Caps&CapPluginAuth != 0 && resp.Plugin == CachingSHA2Password {
+		stage1, ok, err = c.cachingSHA2(cred, g.Salt, resp.AuthData)
+	} else {
+		token := resp.AuthData
+		if resp.Caps&CapPluginAuth != 0 && resp.Plugin != NativePassword {
+			token, err = c.switchToNative(g.Salt)
+		}
+		if err == nil {
+			stage1, ok = VerifyNative(cred.Stage2, g.Salt, token)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !found || !ok {
+		return login, fmt.Errorf("user %q: %w", resp.User, ErrAuthFailed)
+	}
+	login.Stage1 = stage1
+	return login, nil
+}
+
+// readHandshakeResponse reads the client's answer to the greeting,
+// upgrading the connection to TLS first if the client sends an SSL request.
+func (c *Conn) readHandshakeResponse(tlsConfig *tls.Config) (*HandshakeResponse, error) {
 	p, err := c.ReadPacket()
 	if err != nil {
 		return nil, err
@@ -70,24 +113,35 @@ func (c *Conn) ServerHandshake(g *Greeting, lookup func(user string) (Credential
 	if err != nil {
 		return nil, err
 	}
-	if resp.SSLRequest {
+	if !resp.SSLRequest {
+		return resp, nil
+	}
+	if tlsConfig == nil {
 		return nil, fmt.Errorf("client asked for TLS, which is not offered: %w", ErrMalformed)
 	}
-	login := &Login{Response: resp, Caps: resp.Caps & g.Caps}
-	token := resp.AuthData
-	if resp.Caps&CapPluginAuth != 0 && resp.Plugin != NativePassword {
-		if token, err = c.switchToNative(g.Salt); err != nil {
-			return nil, err
-		}
+	if c.br.Buffered() > 0 {
+		return nil, fmt.Errorf("data after the SSL request: %w", ErrMalformed)
 	}
-	cred, found := lookup(resp.User)
-	stage1, ok := VerifyNative(cred.Stage2, g.Salt, token)
-	if !found || !ok {
-		return login, fmt.Errorf("user %q: %w", resp.User, ErrAuthFailed)
+	tc := tls.Server(c.nc, tlsConfig)
+	if err := tc.Handshake(); err != nil {
+		return nil, fmt.Errorf("TLS handshake: %w", err)
 	}
-	login.Stage1 = stage1
-	return login, nil
+	c.nc, c.tls = tc, true
+	c.br.Reset(tc)
+	if p, err = c.ReadPacket(); err != nil {
+		return nil, err
+	}
+	if resp, err = ParseHandshakeResponse(p); err != nil {
+		return nil, err
+	}
+	if resp.SSLRequest {
+		return nil, fmt.Errorf("second SSL request: %w", ErrMalformed)
+	}
+	return resp, nil
 }
+
+// TLS reports whether the connection was upgraded to TLS.
+func (c *Conn) TLS() bool { return c.tls }
 
 // switchToNative asks the client to answer with mysql_native_password over
 // salt and returns its answer.

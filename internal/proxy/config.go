@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -40,6 +41,8 @@ type Config struct {
 	ClientIdleTimeout time.Duration
 	// MaxConnections caps client sessions (error 1040 beyond).
 	MaxConnections int
+	// TLS, when set, is offered to clients.
+	TLS *tls.Config
 }
 
 // ConfigFrom builds the proxy configuration from the shared file.
@@ -57,6 +60,11 @@ func ConfigFrom(c *config.Config) (Config, error) {
 	for _, s := range c.Cluster.Servers {
 		pc.Servers = append(pc.Servers, s.Address)
 	}
+	tc, err := tlsConfig(c.Proxy)
+	if err != nil {
+		return Config{}, err
+	}
+	pc.TLS = tc
 	for _, u := range c.Users {
 		cred, err := mysqlwire.CredentialsFor(u.Password)
 		if err != nil {

@@ -29,10 +29,11 @@ func (s *session) login() error {
 		Charset: g.Charset, Status: mysqlwire.StatusAutocommit, Plugin: mysqlwire.NativePassword,
 	}
 	cfg := s.srv.config()
-	lg, err := s.c.ServerHandshake(greet, func(name string) (mysqlwire.Credentials, bool) {
+	lg, err := s.c.ServerHandshake(greet, cfg.TLS, func(name string) (mysqlwire.Credentials, bool) {
 		u, ok := cfg.Users[name]
 		return u.Cred, ok
 	})
+	s.nc = s.c.NetConn() // the TLS connection after an upgrade
 	if errors.Is(err, mysqlwire.ErrAuthFailed) {
 		s.srv.m.errors.WithLabelValues("access_denied").Inc()
 		_ = s.c.WriteError(s.accessDenied(lg.Response.User, len(lg.Response.AuthData) > 0))

@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"vigil/internal/config"
 	"vigil/internal/mysqlwire"
@@ -164,5 +167,27 @@ func TestUnsupportedCommandAndPing(t *testing.T) {
 	rows, err := c.Query("SELECT DATABASE()")
 	if err != nil || len(rows) != 1 || rows[0][0].String != h.c.Database() {
 		t.Errorf("schema after COM_INIT_DB: %v %v", rows, err)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	h := newHarness(t, 0, func(c *config.Config) { c.Proxy.TLSSelfSigned = true })
+	app := h.app()
+	for _, mode := range []string{"skip-verify", "false"} {
+		db, err := sql.Open("mysql", h.dsn(app.User, app.Password, h.c.Database(), func(c *mysql.Config) {
+			c.TLSConfig = mode
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v int
+		if err := db.QueryRow("SELECT 1").Scan(&v); err != nil || v != 1 {
+			t.Errorf("tls=%s: %v", mode, err)
+		}
+		db.Close()
+	}
+	out, err := cli(t, h.addr, app.User, app.Password, h.c.Database(), "--ssl", "--ssl-verify-server-cert=0", "-N", "-e", "SELECT 5")
+	if err != nil || strings.TrimSpace(out) != "5" {
+		t.Errorf("mariadb --ssl through the proxy: %v\n%s", err, out)
 	}
 }
