@@ -126,8 +126,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("advert interval %v: want 10ms..40.95s", c.AdvertInterval)
 	case c.AdvertInterval%centisecond != 0:
 		return fmt.Errorf("advert interval %v: want whole centiseconds", c.AdvertInterval)
-	case !c.LocalAddr.Is4():
-		return fmt.Errorf("local address %v: want IPv4", c.LocalAddr)
+	case !c.LocalAddr.IsValid() || c.LocalAddr.Is4In6():
+		return fmt.Errorf("local address %v: want IPv4 or IPv6", c.LocalAddr)
 	case len(c.Addresses) == 0 || len(c.Addresses) > 255:
 		return errors.New("want 1..255 virtual addresses")
 	case c.DownAdverts < 1 || c.DownAdverts > 100:
@@ -136,8 +136,8 @@ func (c *Config) Validate() error {
 		return errors.New("check weight must be 0..254")
 	}
 	for _, a := range c.Addresses {
-		if !a.Is4() {
-			return fmt.Errorf("virtual address %v: want IPv4", a)
+		if a.BitLen() != c.LocalAddr.BitLen() || a.Is4In6() {
+			return fmt.Errorf("virtual address %v: want the family of %v", a, c.LocalAddr)
 		}
 	}
 	return nil

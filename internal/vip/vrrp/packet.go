@@ -4,9 +4,9 @@
 // and ARP live in package vip, which feeds events in and executes the
 // actions the Machine returns.
 //
-// Only IPv4 is implemented. The wire format matches keepalived 2.2 with
-// `version 3` (checksum over the IPv4 pseudo-header, in multicast and
-// unicast mode alike).
+// IPv4 and IPv6 are implemented; one advert carries addresses of one family.
+// The wire format matches keepalived 2.2 with `version 3` (checksum over the
+// IP pseudo-header, in multicast and unicast mode alike).
 package vrrp
 
 import (
@@ -26,6 +26,17 @@ const TTL = 255
 // MulticastGroup is the IPv4 VRRP group, 224.0.0.18.
 var MulticastGroup = netip.AddrFrom4([4]byte{224, 0, 0, 18})
 
+// MulticastGroup6 is the IPv6 VRRP group, ff02::12.
+var MulticastGroup6 = netip.MustParseAddr("ff02::12")
+
+// Group returns the VRRP multicast group of addr's family.
+func Group(addr netip.Addr) netip.Addr {
+	if addr.Is4() {
+		return MulticastGroup
+	}
+	return MulticastGroup6
+}
+
 const (
 	version3   = 3
 	typeAdvert = 1
@@ -41,7 +52,8 @@ var (
 	ErrShort    = errors.New("vrrp: packet too short")
 	ErrVersion  = errors.New("vrrp: not a VRRPv3 advertisement")
 	ErrChecksum = errors.New("vrrp: bad checksum")
-	ErrFamily   = errors.New("vrrp: only IPv4 is supported")
+	ErrFamily   = errors.New("vrrp: addresses of mixed or unknown family")
+	ErrInterval = errors.New("vrrp: zero advert interval")
 )
 
 // Advert is a VRRPv3 advertisement.
@@ -56,28 +68,39 @@ type Advert struct {
 	Addresses []netip.Addr
 }
 
-// Marshal encodes a as sent from src to dst (the checksum covers the IPv4
+// family returns the address size of src and dst (4 or 16), 0 if they differ.
+func family(src, dst netip.Addr) int {
+	switch {
+	case src.Is4() && dst.Is4():
+		return 4
+	case src.Is6() && !src.Is4In6() && dst.Is6() && !dst.Is4In6():
+		return 16
+	}
+	return 0
+}
+
+// Marshal encodes a as sent from src to dst (the checksum covers the IP
 // pseudo-header). The interval is rounded down to whole centiseconds and
-// clamped to the 12-bit field.
+// clamped to the 12-bit field. The addresses must be of src's family.
 func (a *Advert) Marshal(src, dst netip.Addr) ([]byte, error) {
-	if !src.Is4() || !dst.Is4() {
+	size := family(src, dst)
+	if size == 0 {
 		return nil, ErrFamily
 	}
 	if len(a.Addresses) > 255 {
 		return nil, fmt.Errorf("vrrp: %d addresses, at most 255", len(a.Addresses))
 	}
-	b := make([]byte, headerLen+4*len(a.Addresses))
+	b := make([]byte, headerLen+size*len(a.Addresses))
 	b[0] = version3<<4 | typeAdvert
 	b[1] = a.VRID
 	b[2] = a.Priority
 	b[3] = uint8(len(a.Addresses))
 	binary.BigEndian.PutUint16(b[4:], intervalField(a.Interval))
 	for i, addr := range a.Addresses {
-		if !addr.Is4() {
+		if addr.BitLen() != 8*size || addr.Is4In6() {
 			return nil, ErrFamily
 		}
-		v4 := addr.As4()
-		copy(b[headerLen+4*i:], v4[:])
+		copy(b[headerLen+size*i:], addr.AsSlice())
 	}
 	binary.BigEndian.PutUint16(b[6:], checksum(b, src, dst))
 	return b, nil
@@ -98,7 +121,8 @@ func intervalField(d time.Duration) uint16 {
 // to dst. It checks the version, type, length and checksum; the caller checks
 // the TTL (see IPv4Header) and whether the advert is for its VRID.
 func ParseAdvert(b []byte, src, dst netip.Addr) (Advert, error) {
-	if !src.Is4() || !dst.Is4() {
+	size := family(src, dst)
+	if size == 0 {
 		return Advert{}, ErrFamily
 	}
 	if len(b) < headerLen {
@@ -108,12 +132,15 @@ func ParseAdvert(b []byte, src, dst netip.Addr) (Advert, error) {
 		return Advert{}, fmt.Errorf("%w: version/type byte 0x%02x", ErrVersion, b[0])
 	}
 	n := int(b[3])
-	if len(b) < headerLen+4*n {
+	if len(b) < headerLen+size*n {
 		return Advert{}, fmt.Errorf("%w: %d bytes for %d addresses", ErrShort, len(b), n)
 	}
-	b = b[:headerLen+4*n]
+	b = b[:headerLen+size*n]
 	if checksum(b, src, dst) != 0 {
 		return Advert{}, ErrChecksum
+	}
+	if binary.BigEndian.Uint16(b[4:])&0x0fff == 0 {
+		return Advert{}, ErrInterval
 	}
 	a := Advert{
 		VRID:      b[1],
@@ -122,18 +149,22 @@ func ParseAdvert(b []byte, src, dst netip.Addr) (Advert, error) {
 		Addresses: make([]netip.Addr, n),
 	}
 	for i := range n {
-		a.Addresses[i] = netip.AddrFrom4([4]byte(b[headerLen+4*i:]))
+		a.Addresses[i], _ = netip.AddrFromSlice(b[headerLen+size*i : headerLen+size*(i+1)])
 	}
 	return a, nil
 }
 
-// checksum returns the Internet checksum of the IPv4 pseudo-header plus b.
-// Over a packet that already carries its checksum it returns 0 when valid.
+// checksum returns the Internet checksum of the IPv4 or IPv6 pseudo-header
+// plus b. Over a packet that already carries its checksum it returns 0 when
+// valid. (The IPv6 pseudo-header's 32-bit length and zero padding sum to the
+// same as IPv4's 16-bit length and zero byte for packets under 64 KiB.)
 func checksum(b []byte, src, dst netip.Addr) uint16 {
-	s4, d4 := src.As4(), dst.As4()
 	var sum uint32
-	sum += uint32(binary.BigEndian.Uint16(s4[0:])) + uint32(binary.BigEndian.Uint16(s4[2:]))
-	sum += uint32(binary.BigEndian.Uint16(d4[0:])) + uint32(binary.BigEndian.Uint16(d4[2:]))
+	for _, a := range [][]byte{src.AsSlice(), dst.AsSlice()} {
+		for i := 0; i+1 < len(a); i += 2 {
+			sum += uint32(binary.BigEndian.Uint16(a[i:]))
+		}
+	}
 	sum += Protocol + uint32(len(b))
 	for i := 0; i+1 < len(b); i += 2 {
 		sum += uint32(binary.BigEndian.Uint16(b[i:]))

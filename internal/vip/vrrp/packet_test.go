@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"net/netip"
@@ -73,8 +74,9 @@ func TestParseAdvertErrors(t *testing.T) {
 		{"version 2", flip(0, 0x21), srcA, ErrVersion},
 		{"type 2", flip(0, 0x32), srcA, ErrVersion},
 		{"bad checksum", flip(2, 99), srcA, ErrChecksum},
+		{"zero interval", zeroInterval(good), srcA, ErrInterval},
 		{"other source", good, srcB, ErrChecksum},
-		{"ipv6 source", good, netip.IPv6Loopback(), ErrFamily},
+		{"ipv6 source, ipv4 group", good, netip.IPv6Loopback(), ErrFamily},
 	}
 	for _, c := range cases {
 		_, err := ParseAdvert(c.b, c.src, MulticastGroup)
@@ -102,18 +104,25 @@ func TestIPv4RoundTrip(t *testing.T) {
 
 func FuzzParseAdvert(f *testing.F) {
 	good, _ := (&Advert{VRID: 7, Priority: 100, Interval: time.Second, Addresses: []netip.Addr{vip, srcB}}).Marshal(srcA, MulticastGroup)
-	f.Add(good)
-	f.Add([]byte{0x31, 1, 2, 0, 0, 10, 0, 0})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		a, err := ParseAdvert(b, srcA, MulticastGroup)
+	f.Add(good, false)
+	f.Add([]byte{0x31, 1, 2, 0, 0, 10, 0, 0}, false)
+	b6, _ := hex.DecodeString(capturedKeepalived6)
+	f.Add(b6, true)
+	src6 := netip.MustParseAddr("fe80::ff:fe00:11")
+	f.Fuzz(func(t *testing.T, b []byte, v6 bool) {
+		src, dst := srcA, MulticastGroup
+		if v6 {
+			src, dst = src6, MulticastGroup6
+		}
+		a, err := ParseAdvert(b, src, dst)
 		if err != nil {
 			return
 		}
-		again, err := a.Marshal(srcA, MulticastGroup)
+		again, err := a.Marshal(src, dst)
 		if err != nil {
 			t.Fatalf("Marshal of parsed advert: %v", err)
 		}
-		back, err := ParseAdvert(again, srcA, MulticastGroup)
+		back, err := ParseAdvert(again, src, dst)
 		if err != nil || !reflect.DeepEqual(back, a) {
 			t.Fatalf("re-parse: got %+v, %v, want %+v", back, err, a)
 		}
@@ -137,3 +146,50 @@ func FuzzParseIPv4(f *testing.F) {
 // priority 150, advert_int 0.1, VIP 10.213.0.100) from 10.213.0.11 to
 // 224.0.0.18, captured with tcpdump -x.
 const capturedKeepalived = "31d59601000a41770ad50064"
+
+// capturedKeepalived6 is keepalived 2.2.7's IPv6 advert (version 3, vrid 213,
+// priority 150, advert_int 0.1, VIP fd00:213::100) from fe80::ff:fe00:11 to
+// ff02::12.
+const capturedKeepalived6 = "31d59601000a3adcfd000213000000000000000000000100"
+
+func TestKeepalivedIPv6Capture(t *testing.T) {
+	src := netip.MustParseAddr("fe80::ff:fe00:11")
+	want := Advert{VRID: 213, Priority: 150, Interval: 100 * time.Millisecond,
+		Addresses: []netip.Addr{netip.MustParseAddr("fd00:213::100")}}
+	b, _ := hex.DecodeString(capturedKeepalived6)
+	got, err := ParseAdvert(b, src, MulticastGroup6)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("ParseAdvert = %+v, %v; want %+v", got, err, want)
+	}
+	ours, err := want.Marshal(src, MulticastGroup6)
+	if err != nil || hex.EncodeToString(ours) != capturedKeepalived6 {
+		t.Fatalf("Marshal = %x, %v; want keepalived's %s", ours, err, capturedKeepalived6)
+	}
+}
+
+func TestMarshalRejectsMixedFamilies(t *testing.T) {
+	v6 := netip.MustParseAddr("fd00::1")
+	cases := []struct {
+		name     string
+		src, dst netip.Addr
+		addrs    []netip.Addr
+	}{
+		{"v4 src, v6 dst", srcA, MulticastGroup6, []netip.Addr{vip}},
+		{"v6 packet, v4 address", v6, MulticastGroup6, []netip.Addr{vip}},
+		{"v4 packet, v6 address", srcA, MulticastGroup, []netip.Addr{v6}},
+	}
+	for _, c := range cases {
+		a := Advert{VRID: 1, Priority: 1, Interval: time.Second, Addresses: c.addrs}
+		if _, err := a.Marshal(c.src, c.dst); !errors.Is(err, ErrFamily) {
+			t.Errorf("%s: got %v, want ErrFamily", c.name, err)
+		}
+	}
+}
+
+// zeroInterval returns a copy of advert b with interval 0 and a valid checksum.
+func zeroInterval(b []byte) []byte {
+	z := append([]byte(nil), b...)
+	z[4], z[5], z[6], z[7] = 0, 0, 0, 0
+	binary.BigEndian.PutUint16(z[6:], checksum(z, srcA, MulticastGroup))
+	return z
+}
