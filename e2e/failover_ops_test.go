@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"vigil/internal/config"
 	"vigil/internal/failover"
 	"vigil/internal/manager"
 	"vigil/internal/sandbox"
@@ -167,5 +168,43 @@ func TestManagerRestartedMidFailoverCompletesIt(t *testing.T) {
 	var saved failover.State
 	if err := json.Unmarshal(data, &saved); err != nil || saved.Primary != s.Primary || saved.Op != "" {
 		t.Errorf("state file after completion: %s (%v); want primary %s and no operation", data, err, s.Primary)
+	}
+}
+
+func TestFailoverHooks(t *testing.T) {
+	t.Parallel()
+	c := sandboxtest.New(t, sandbox.Options{Replicas: 2})
+	dir := t.TempDir()
+	gate := filepath.Join(dir, "allow")
+	post := filepath.Join(dir, "post")
+	m := startManager(t, c, "", func(cfg *config.Config) {
+		cfg.Manager.PreFailover = []string{"test -e " + gate}
+		cfg.Manager.PostFailover = []string{`echo "$VIGIL_COMMAND $VIGIL_OLD_PRIMARY $VIGIL_NEW_PRIMARY $VIGIL_EPOCH" > ` + post}
+	})
+	bootstrapped(t, m)
+	if err := c.Kill("db1"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if s, _ := m.eng.Current(); s.Primary != "db1" || s.Epoch != 1 {
+		t.Fatalf("pre-failover hook failed but the failover ran: primary %q epoch %d", s.Primary, s.Epoch)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := waitSnapshot(t, m.eng, 10*time.Second, "failover once the hook allows it", func(s *topology.Snapshot) bool {
+		return s.Primary != "" && s.Primary != "db1"
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		data, _ := os.ReadFile(post)
+		want := "failover db1 " + s.Primary + " 3"
+		if strings.TrimSpace(string(data)) == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("post hook wrote %q, want %q", data, want)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -165,6 +165,12 @@ func (e *Engine) onDead(ctx context.Context, st State, a Assessment) {
 			until.Format(time.RFC3339), st.LastFailover.Format(time.RFC3339)))
 		return
 	}
+	e.mu.Lock()
+	wait := e.cfg.Clock.Now().Before(e.nextRetry)
+	e.mu.Unlock()
+	if wait {
+		return
+	}
 	if _, err := e.failover(ctx, "primary dead: "+a.Reason, "", false); err != nil {
 		e.mu.Lock()
 		e.nextRetry = e.cfg.Clock.Now().Add(2 * time.Second)
