@@ -181,7 +181,7 @@ func (a *actor) clientThreads(ctx context.Context, name string) (ids []int64, ac
 			continue
 		}
 		ids = append(ids, id)
-		if m["Command"] == "Query" {
+		if m["Command"] == "Query" || m["Command"] == "Execute" {
 			active++
 		}
 	}

@@ -105,11 +105,19 @@ func (e *Engine) repointWithOld(ctx context.Context, st State, to, from string) 
 	return nil
 }
 
+// settleTime is how long a switchover waits after publishing the hold
+// epoch before it looks for running statements on the old primary.
+const settleTime = 20 * time.Millisecond
+
 // demoteForSwitchover waits (bounded by SwitchoverGrace) for client
 // statements on the old primary to finish, makes it read-only, kills its
 // client connections and returns its final GTID position.
 func (e *Engine) demoteForSwitchover(ctx context.Context, from string) (string, error) {
 	deadline := time.Now().Add(e.cfg.SwitchoverGrace)
+	// Proxies learn of the hold epoch by long poll within milliseconds; a
+	// statement they sent just before must reach the server before it is
+	// counted.
+	time.Sleep(min(settleTime, e.cfg.SwitchoverGrace))
 	for time.Now().Before(deadline) {
 		n, err := e.activeStatements(ctx, from)
 		if err != nil || n == 0 {
