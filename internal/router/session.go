@@ -119,6 +119,9 @@ func (s *Session) InTransaction() bool { return s.inTx || !s.autocommit }
 // primary). It must be followed by exactly one Observe.
 func (s *Session) Route(st Statement, sql []byte, snap *topology.Snapshot) Decision {
 	cfg := s.r.cfg.Load()
+	if s.cur.routed && s.cur.d.Target == TargetReplica {
+		s.r.bal.release(s.cur.d.Backend) // the previous statement was never observed
+	}
 	var norm []byte
 	norm, s.cur.digest = normalizeInto(s.normBuf[:0], sql)
 	s.normBuf = norm

@@ -549,3 +549,20 @@ func TestSessionTracksUse(t *testing.T) {
 		t.Errorf("Schema after a failed USE = %q, want moodle", s.Schema())
 	}
 }
+
+func TestRouteWithoutObserveDoesNotLeak(t *testing.T) {
+	r := newTestRouter(t, Config{})
+	s := r.NewSession("u", "")
+	snap := testSnap()
+	var d Decision
+	for i := 0; i < 5; i++ {
+		d = s.Route(Classify([]byte("SELECT 1")), []byte("SELECT 1"), snap)
+	}
+	s.Observe(Result{Target: d.Target, Backend: d.Backend})
+	s.Observe(Result{Target: d.Target, Backend: d.Backend}) // a second Observe is ignored
+	for _, n := range []string{"db2", "db3"} {
+		if o := r.Outstanding(n); o != 0 {
+			t.Errorf("%s: outstanding %d, want 0", n, o)
+		}
+	}
+}
