@@ -51,6 +51,11 @@
 //	    LastGTID: last_gtid from the OK packet's session-state info,
 //	    InsertID, Rows, Err, ErrCode, Duration})
 //
+// In CausalGlobal mode a client may open a new connection and read as soon
+// as it has the OK packet of a write; the proxy should therefore call
+// sess.NoteGTID(lastGTID) after decoding the final OK packet and before
+// relaying it (Observe alone records the GTID only after the relay).
+//
 // Observe must be called exactly once after every Route (also for rejects
 // and failed statements): it updates transaction state, pins and the causal
 // GTID, releases the replica's outstanding count, and records the digest

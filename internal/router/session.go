@@ -266,6 +266,35 @@ func (s *Session) Observe(res Result) {
 	}
 }
 
+// NoteGTID records the GTID of a write as soon as the proxy has decoded it
+// from the final OK packet, before relaying that packet to the client, so
+// that in CausalGlobal mode a read on another connection that the client
+// sends right after receiving the OK already sees it. Optional: Observe
+// records the same GTID otherwise (a little later). Call it on the
+// session's goroutine, between Route and Observe.
+func (s *Session) NoteGTID(gtid []byte) {
+	if len(gtid) == 0 || string(gtid) == s.needRaw {
+		return
+	}
+	s.setNeed(gtid)
+}
+
+// setNeed makes gtid the session's causal need and adds it to the global one.
+func (s *Session) setNeed(gtid []byte) bool {
+	pos, err := ParsePosition(flavorOf(s.r.cfg.Load()), string(gtid))
+	if err != nil || pos.IsZero() {
+		return false
+	}
+	s.need = pos
+	s.needRaw = string(gtid)
+	s.needText = pos.String()
+	s.confirmed = ""
+	s.r.global.add(pos)
+	s.r.gtidSeen.Store(true)
+	s.unknownWrite = time.Time{}
+	return true
+}
+
 // observeGTID tracks the session's last write and causal confirmations.
 func (s *Session) observeGTID(cur pending, res Result) {
 	cfg := s.r.cfg.Load()
@@ -283,15 +312,7 @@ func (s *Session) observeGTID(cur pending, res Result) {
 			s.unknownWrite = time.Time{}
 			return // the same GTID reported again: nothing new was written
 		}
-		pos, err := ParsePosition(flavorOf(cfg), string(res.LastGTID))
-		if err == nil && !pos.IsZero() {
-			s.need = pos
-			s.needRaw = string(res.LastGTID)
-			s.needText = pos.String()
-			s.confirmed = ""
-			s.r.global.add(pos)
-			s.r.gtidSeen.Store(true)
-			s.unknownWrite = time.Time{}
+		if s.setNeed(res.LastGTID) {
 			return
 		}
 	}

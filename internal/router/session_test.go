@@ -566,3 +566,19 @@ func TestRouteWithoutObserveDoesNotLeak(t *testing.T) {
 		}
 	}
 }
+
+func TestNoteGTIDBeforeObserve(t *testing.T) {
+	snap := testSnap()
+	r := newTestRouter(t, Config{Causal: CausalGlobal})
+	a, b := r.NewSession("u", ""), r.NewSession("u", "")
+	d := a.Route(Classify([]byte("INSERT INTO t VALUES (1)")), []byte("INSERT INTO t VALUES (1)"), snap)
+	a.NoteGTID([]byte("0-1-900"))
+	// Another connection reads before a's Observe: it must see the write.
+	if db := run(b, snap, "SELECT * FROM t", ac, ""); db.Target != P || db.Reason != ReasonCausal {
+		t.Errorf("read on another connection after NoteGTID: %v/%v, want primary/causal", db.Target, db.Reason)
+	}
+	a.Observe(Result{Target: d.Target, Backend: d.Backend, LastGTID: []byte("0-1-900"), Status: ac, StatusKnown: true})
+	if got, _ := r.global.get(); got.String() != "0-1-900" {
+		t.Errorf("global position %q, want 0-1-900", got.String())
+	}
+}
