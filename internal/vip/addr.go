@@ -16,7 +16,11 @@ type linkAddrs struct {
 }
 
 func toNetlink(p netip.Prefix) *netlink.Addr {
-	return &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
+	a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
+	if p.Addr().Is6() {
+		a.Flags = unix.IFA_F_NODAD // usable at once: the VRRP election already decided ownership
+	}
+	return a
 }
 
 // Add adds p; adding an address already present is not an error.
@@ -38,7 +42,7 @@ func (l *linkAddrs) Remove(p netip.Prefix) error {
 
 // Has reports whether ip is on the interface.
 func (l *linkAddrs) Has(ip netip.Addr) (bool, error) {
-	addrs, err := netlink.AddrList(l.link, netlink.FAMILY_V4)
+	addrs, err := netlink.AddrList(l.link, netlink.FAMILY_ALL)
 	if err != nil {
 		return false, fmt.Errorf("list addresses of %s: %w", l.link.Attrs().Name, err)
 	}
@@ -50,19 +54,31 @@ func (l *linkAddrs) Has(ip netip.Addr) (bool, error) {
 	return false, nil
 }
 
-// primaryIPv4 returns the interface's first IPv4 address that is not one of
-// the virtual addresses: the VRRP source address and tie-breaker.
-func primaryIPv4(link netlink.Link, vips []netip.Prefix) (netip.Addr, error) {
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+// primaryAddr returns the VRRP source address and tie-breaker for the family
+// of the virtual addresses: the interface's first IPv4 address that is not
+// virtual, or (IPv6, as RFC 9568 requires) its link-local address.
+func primaryAddr(link netlink.Link, vips []netip.Prefix) (netip.Addr, error) {
+	v6 := vips[0].Addr().Is6()
+	family := netlink.FAMILY_V4
+	if v6 {
+		family = netlink.FAMILY_V6
+	}
+	addrs, err := netlink.AddrList(link, family)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("list addresses of %s: %w", link.Attrs().Name, err)
 	}
 	for _, a := range addrs {
 		ip, ok := netip.AddrFromSlice(a.IP)
-		if !ok || isVIP(ip.Unmap(), vips) || a.Flags&unix.IFA_F_SECONDARY != 0 {
+		if !ok || isVIP(ip.Unmap(), vips) {
 			continue
 		}
-		return ip.Unmap(), nil
+		ip = ip.Unmap()
+		if (!v6 && a.Flags&unix.IFA_F_SECONDARY == 0) || (v6 && ip.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_TENTATIVE == 0) {
+			return ip, nil
+		}
+	}
+	if v6 {
+		return netip.Addr{}, fmt.Errorf("interface %s has no usable IPv6 link-local address yet", link.Attrs().Name)
 	}
 	return netip.Addr{}, fmt.Errorf("interface %s has no IPv4 address of its own", link.Attrs().Name)
 }

@@ -68,3 +68,67 @@ func (g *garpSender) Announce(ip netip.Addr) error {
 func (g *garpSender) Close() error { return unix.Close(g.fd) }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// openAnnouncer returns the gratuitous ARP sender (IPv4) or the unsolicited
+// neighbour advertisement sender (IPv6) for the interface.
+func openAnnouncer(ifname string, ifindex int, mac net.HardwareAddr, v6 bool, burst int) (announcer, error) {
+	if v6 {
+		return openNA(ifname, ifindex, mac, burst)
+	}
+	return openGARP(ifindex, mac, burst)
+}
+
+// naMessage builds an unsolicited neighbour advertisement (ICMPv6 type 136,
+// Override flag, target link-layer address option) for target; the kernel
+// fills in the checksum.
+func naMessage(mac net.HardwareAddr, target netip.Addr) []byte {
+	b := make([]byte, 32)
+	b[0] = 136
+	b[4] = 0x20 // Override
+	t := target.As16()
+	copy(b[8:24], t[:])
+	b[24], b[25] = 2, 1 // option: target link-layer address, 8 bytes
+	copy(b[26:32], mac)
+	return b
+}
+
+// naSender sends unsolicited neighbour advertisements to ff02::1 with hop
+// limit 255 from an ICMPv6 raw socket bound to the interface.
+type naSender struct {
+	fd      int
+	ifindex int
+	mac     net.HardwareAddr
+	burst   int
+}
+
+func openNA(ifname string, ifindex int, mac net.HardwareAddr, burst int) (*naSender, error) {
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMPV6)
+	if err != nil {
+		return nil, fmt.Errorf("open ICMPv6 socket (needs CAP_NET_RAW): %w", err)
+	}
+	err = setInts(fd, []sockopt{
+		{"IPV6_MULTICAST_HOPS", unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, 255},
+		{"IPV6_MULTICAST_IF", unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, ifindex},
+	})
+	if err == nil {
+		err = unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifname)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return &naSender{fd: fd, ifindex: ifindex, mac: mac, burst: burst}, nil
+}
+
+// Announce sends a burst of unsolicited neighbour advertisements for ip.
+func (n *naSender) Announce(ip netip.Addr) error {
+	to := &unix.SockaddrInet6{Addr: netip.MustParseAddr("ff02::1").As16(), ZoneId: uint32(n.ifindex)}
+	for range n.burst {
+		if err := unix.Sendto(n.fd, naMessage(n.mac, ip), 0, to); err != nil {
+			return fmt.Errorf("neighbour advertisement for %v: %w", ip, err)
+		}
+	}
+	return nil
+}
+
+func (n *naSender) Close() error { return unix.Close(n.fd) }

@@ -10,37 +10,32 @@ import (
 	"vigil/internal/vip/vrrp"
 )
 
-// handlePacket validates one received IPv4 packet and feeds it to the machine.
-func (ss *session) handlePacket(b []byte) {
-	h, payload, err := vrrp.ParseIPv4(b)
-	if err != nil {
-		ss.metrics.dropped.WithLabelValues("malformed").Inc()
+// handlePacket validates one received packet and feeds it to the machine.
+func (ss *session) handlePacket(p packet) {
+	if p.src == ss.local {
 		return
 	}
-	if h.Protocol != vrrp.Protocol || h.Src == ss.local {
-		return
-	}
-	if h.TTL != vrrp.TTL {
+	if p.ttl != vrrp.TTL {
 		ss.metrics.dropped.WithLabelValues("ttl").Inc()
-		ss.warnLimited("dropped VRRP packet with TTL != 255 (routed or spoofed)", "from", h.Src, "ttl", h.TTL)
+		ss.warnLimited("dropped VRRP packet with TTL != 255 (routed or spoofed)", "from", p.src, "ttl", p.ttl)
 		return
 	}
-	if len(ss.cfg.UnicastPeers) > 0 && !slices.Contains(ss.cfg.UnicastPeers, h.Src) {
+	if len(ss.cfg.UnicastPeers) > 0 && !slices.Contains(ss.cfg.UnicastPeers, p.src) {
 		ss.metrics.dropped.WithLabelValues("unknown_peer").Inc()
-		ss.warnLimited("dropped VRRP packet from an address that is not a unicast peer", "from", h.Src)
+		ss.warnLimited("dropped VRRP packet from an address that is not a unicast peer", "from", p.src)
 		return
 	}
-	a, err := vrrp.ParseAdvert(payload, h.Src, h.Dst)
+	a, err := vrrp.ParseAdvert(p.payload, p.src, p.dst)
 	if err != nil {
 		reason := "malformed"
 		if errors.Is(err, vrrp.ErrChecksum) {
 			reason = "checksum"
 		}
 		ss.metrics.dropped.WithLabelValues(reason).Inc()
-		ss.warnLimited("dropped bad VRRP packet", "from", h.Src, "err", err)
+		ss.warnLimited("dropped bad VRRP packet", "from", p.src, "err", err)
 		return
 	}
-	acts, err := ss.machine.Receive(time.Now(), h.Src, a)
+	acts, err := ss.machine.Receive(time.Now(), p.src, a)
 	switch {
 	case errors.Is(err, vrrp.ErrOtherVRID):
 		return
@@ -50,7 +45,7 @@ func (ss *session) handlePacket(b []byte) {
 		return
 	}
 	ss.metrics.received.Inc()
-	ss.exec(acts, fmt.Sprintf("advert from %v priority %d", h.Src, a.Priority))
+	ss.exec(acts, fmt.Sprintf("advert from %v priority %d", p.src, a.Priority))
 }
 
 // exec performs the machine's actions in order. why is logged with state changes.
@@ -97,13 +92,13 @@ func (ss *session) sendGARP() {
 func (ss *session) sendAdvert(prio uint8) {
 	dsts := ss.cfg.UnicastPeers
 	if len(dsts) == 0 {
-		dsts = []netip.Addr{vrrp.MulticastGroup}
+		dsts = []netip.Addr{vrrp.Group(ss.local)}
 	}
 	adv := ss.machine.Advert(prio)
 	for _, dst := range dsts {
 		payload, err := adv.Marshal(ss.local, dst)
 		if err == nil {
-			err = ss.conn.Send(dst, vrrp.BuildIPv4(ss.local, dst, payload))
+			err = ss.conn.Send(dst, payload)
 		}
 		if err != nil {
 			if ss.linkUp {

@@ -18,10 +18,11 @@ import (
 // The I/O seams of a session. The real implementations are rawConn,
 // linkAddrs and garpSender.
 type (
-	// packetConn sends and receives whole IPv4 packets of protocol 112.
+	// packetConn sends VRRP payloads from the local address and receives
+	// VRRP packets with the IP fields that must be checked.
 	packetConn interface {
-		Send(dst netip.Addr, pkt []byte) error
-		Recv(buf []byte) (int, error)
+		Send(dst netip.Addr, payload []byte) error
+		Recv(buf []byte) (packet, error)
 		Close() error
 	}
 	// addrManager adds and removes the virtual addresses (idempotently).
@@ -30,7 +31,8 @@ type (
 		Remove(p netip.Prefix) error
 		Has(ip netip.Addr) (bool, error)
 	}
-	// announcer sends gratuitous ARP for an address.
+	// announcer sends gratuitous ARP (IPv4) or unsolicited neighbour
+	// advertisements (IPv6) for an address.
 	announcer interface {
 		Announce(ip netip.Addr) error
 		Close() error
@@ -67,7 +69,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer func() { stopHelpers(); ss.conn.Close(); wg.Wait() }()
 
-	pkts := make(chan []byte, 128)
+	pkts := make(chan packet, 128)
 	wg.Go(func() { ss.readLoop(pkts) })
 	wg.Go(func() { ss.notifier.Run(helpers) })
 	links := make(chan netlink.LinkUpdate, 16)
@@ -90,7 +92,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 	return ss.loop(ctx, pkts, links, checks)
 }
 
-func (ss *session) loop(ctx context.Context, pkts <-chan []byte, links <-chan netlink.LinkUpdate, checks <-chan checkResult) error {
+func (ss *session) loop(ctx context.Context, pkts <-chan packet, links <-chan netlink.LinkUpdate, checks <-chan checkResult) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -105,8 +107,8 @@ func (ss *session) loop(ctx context.Context, pkts <-chan []byte, links <-chan ne
 			return nil
 		case <-timer.C:
 			ss.exec(ss.machine.Tick(time.Now()), "master down timer expired")
-		case b := <-pkts:
-			ss.handlePacket(b)
+		case p := <-pkts:
+			ss.handlePacket(p)
 		case u, ok := <-links:
 			if !ok {
 				links = nil
@@ -124,7 +126,7 @@ func (s *Speaker) open() (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: %w", s.cfg.Interface, err)
 	}
-	local, err := primaryIPv4(link, s.cfg.Addresses)
+	local, err := primaryAddr(link, s.cfg.Addresses)
 	if err != nil {
 		return nil, err
 	}
@@ -133,11 +135,11 @@ func (s *Speaker) open() (*session, error) {
 		return nil, err
 	}
 	attrs := link.Attrs()
-	conn, err := openRawConn(attrs.Name, attrs.Index, len(s.cfg.UnicastPeers) == 0)
+	conn, err := openRawConn(attrs.Name, attrs.Index, local, len(s.cfg.UnicastPeers) == 0)
 	if err != nil {
 		return nil, err
 	}
-	garp, err := openGARP(attrs.Index, attrs.HardwareAddr, s.cfg.GARPCount)
+	garp, err := openAnnouncer(attrs.Name, attrs.Index, attrs.HardwareAddr, local.Is6(), s.cfg.GARPCount)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -176,20 +178,24 @@ func (ss *session) newChecker() *checker {
 }
 
 // readLoop copies received packets to out until the socket is closed.
-func (ss *session) readLoop(out chan<- []byte) {
+func (ss *session) readLoop(out chan<- packet) {
 	buf := make([]byte, 65536)
 	for {
-		n, err := ss.conn.Recv(buf)
-		if errors.Is(err, os.ErrClosed) {
+		p, err := ss.conn.Recv(buf)
+		switch {
+		case errors.Is(err, os.ErrClosed):
 			return
-		}
-		if err != nil {
+		case errors.Is(err, errMalformed):
+			ss.metrics.dropped.WithLabelValues("malformed").Inc()
+			continue
+		case err != nil:
 			ss.log.Warn("VRRP receive failed", "err", err)
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		p.payload = slices.Clone(p.payload)
 		select {
-		case out <- slices.Clone(buf[:n]):
+		case out <- p:
 		default:
 			ss.metrics.dropped.WithLabelValues("queue_full").Inc()
 		}

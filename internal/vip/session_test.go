@@ -16,8 +16,8 @@ import (
 
 // fakeIO records what the session asks of its seams.
 type fakeIO struct {
-	sent      []netip.Addr // destinations of sent packets
-	pkts      [][]byte
+	sent      []netip.Addr // destinations of sent adverts
+	pkts      [][]byte     // their payloads
 	addrs     map[netip.Prefix]bool
 	announced int
 }
@@ -26,7 +26,7 @@ func (f *fakeIO) Send(dst netip.Addr, pkt []byte) error {
 	f.sent, f.pkts = append(f.sent, dst), append(f.pkts, pkt)
 	return nil
 }
-func (f *fakeIO) Recv([]byte) (int, error)        { return 0, io.EOF }
+func (f *fakeIO) Recv([]byte) (packet, error)     { return packet{}, io.EOF }
 func (f *fakeIO) Close() error                    { return nil }
 func (f *fakeIO) Add(p netip.Prefix) error        { f.addrs[p] = true; return nil }
 func (f *fakeIO) Remove(p netip.Prefix) error     { delete(f.addrs, p); return nil }
@@ -60,16 +60,14 @@ func newTestSession(t *testing.T, mod func(*Config)) (*session, *fakeIO) {
 	return ss, f
 }
 
-func packet(t *testing.T, src, dst netip.Addr, prio uint8, ttl uint8) []byte {
+func advertPacket(t *testing.T, src, dst netip.Addr, prio uint8, ttl uint8) packet {
 	t.Helper()
 	a := vrrp.Advert{VRID: 51, Priority: prio, Interval: 100 * time.Millisecond, Addresses: []netip.Addr{vipP.Addr()}}
 	payload, err := a.Marshal(src, dst)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := vrrp.BuildIPv4(src, dst, payload)
-	b[8] = ttl
-	return b
+	return packet{src: src, dst: dst, ttl: ttl, payload: payload}
 }
 
 func TestSessionBecomesMasterAndAnnounces(t *testing.T) {
@@ -82,11 +80,7 @@ func TestSessionBecomesMasterAndAnnounces(t *testing.T) {
 		t.Fatalf("got addrs %v, %d GARP bursts, adverts to %v; want the VIP, 1 burst, 1 advert to 224.0.0.18",
 			f.addrs, f.announced, f.sent)
 	}
-	h, payload, err := vrrp.ParseIPv4(f.pkts[0])
-	if err != nil || h.TTL != 255 || h.Src != local {
-		t.Fatalf("advert header %+v, %v; want TTL 255 from %v", h, err, local)
-	}
-	if _, err := vrrp.ParseAdvert(payload, h.Src, h.Dst); err != nil {
+	if _, err := vrrp.ParseAdvert(f.pkts[0], local, vrrp.MulticastGroup); err != nil {
 		t.Fatalf("advert does not parse: %v", err)
 	}
 	if got := value(ss.metrics.state.WithLabelValues("MASTER")); got != 1 {
@@ -98,21 +92,25 @@ func TestSessionDropsInvalidPackets(t *testing.T) {
 	cases := []struct {
 		name   string
 		mod    func(*Config)
-		pkt    func(t *testing.T) []byte
+		pkt    func(t *testing.T) packet
 		reason string // "" means accepted
 	}{
-		{"valid multicast", nil, func(t *testing.T) []byte { return packet(t, peer, vrrp.MulticastGroup, 200, 255) }, ""},
-		{"TTL 254", nil, func(t *testing.T) []byte { return packet(t, peer, vrrp.MulticastGroup, 200, 254) }, "ttl"},
-		{"bad checksum", nil, func(t *testing.T) []byte {
-			b := packet(t, peer, vrrp.MulticastGroup, 200, 255)
-			b[22] ^= 1
-			return b
+		{"valid multicast", nil, func(t *testing.T) packet { return advertPacket(t, peer, vrrp.MulticastGroup, 200, 255) }, ""},
+		{"TTL 254", nil, func(t *testing.T) packet { return advertPacket(t, peer, vrrp.MulticastGroup, 200, 254) }, "ttl"},
+		{"bad checksum", nil, func(t *testing.T) packet {
+			p := advertPacket(t, peer, vrrp.MulticastGroup, 200, 255)
+			p.payload[2] ^= 1
+			return p
 		}, "checksum"},
 		{"unknown unicast peer", func(c *Config) { c.UnicastPeers = []netip.Addr{netip.MustParseAddr("10.0.0.13")} },
-			func(t *testing.T) []byte { return packet(t, peer, local, 200, 255) }, "unknown_peer"},
+			func(t *testing.T) packet { return advertPacket(t, peer, local, 200, 255) }, "unknown_peer"},
 		{"listed unicast peer", func(c *Config) { c.UnicastPeers = []netip.Addr{peer} },
-			func(t *testing.T) []byte { return packet(t, peer, local, 200, 255) }, ""},
-		{"truncated", nil, func(t *testing.T) []byte { return packet(t, peer, vrrp.MulticastGroup, 200, 255)[:24] }, "malformed"},
+			func(t *testing.T) packet { return advertPacket(t, peer, local, 200, 255) }, ""},
+		{"truncated", nil, func(t *testing.T) packet {
+			p := advertPacket(t, peer, vrrp.MulticastGroup, 200, 255)
+			p.payload = p.payload[:10]
+			return p
+		}, "malformed"},
 	}
 	for _, c := range cases {
 		ss, _ := newTestSession(t, c.mod)
@@ -139,9 +137,8 @@ func TestSessionUnicastAdvertsGoToEachPeer(t *testing.T) {
 		t.Fatalf("adverts went to %v, want %v", f.sent, []netip.Addr{peer, p2})
 	}
 	for i, dst := range f.sent {
-		h, payload, _ := vrrp.ParseIPv4(f.pkts[i])
-		if _, err := vrrp.ParseAdvert(payload, local, dst); err != nil || h.Dst != dst {
-			t.Fatalf("advert to %v: %v (header dst %v); the checksum must cover the unicast destination", dst, err, h.Dst)
+		if _, err := vrrp.ParseAdvert(f.pkts[i], local, dst); err != nil {
+			t.Fatalf("advert to %v: %v; the checksum must cover the unicast destination", dst, err)
 		}
 	}
 }

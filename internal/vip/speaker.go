@@ -31,7 +31,7 @@ type Config struct {
 	VRID int
 	// Priority is 1..255 (255: address owner).
 	Priority int
-	// Addresses are the virtual addresses (IPv4 ADDR/PREFIX).
+	// Addresses are the virtual addresses, ADDR/PREFIX, all IPv4 or all IPv6.
 	Addresses []netip.Prefix
 	// AdvertInterval is the advert period (default 100ms, whole centiseconds).
 	AdvertInterval time.Duration
@@ -105,14 +105,15 @@ func (c *Config) Validate() error {
 	case c.GARPCount < 1 || c.GARPRepeat < 0:
 		return errors.New("garp count must be positive and garp repeat not negative")
 	}
+	v6 := c.Addresses[0].Addr().Is6()
 	for _, p := range c.Addresses {
-		if !p.Addr().Is4() {
-			return fmt.Errorf("virtual address %v: only IPv4 is supported", p)
+		if p.Addr().Is6() != v6 || p.Addr().Is4In6() {
+			return fmt.Errorf("virtual address %v: all addresses of one speaker must be IPv4 or all IPv6", p)
 		}
 	}
 	for _, p := range c.UnicastPeers {
-		if !p.Is4() {
-			return fmt.Errorf("unicast peer %v: only IPv4 is supported", p)
+		if p.Is6() != v6 {
+			return fmt.Errorf("unicast peer %v: want the family of the virtual addresses", p)
 		}
 	}
 	if c.Check != "" {
@@ -120,7 +121,11 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	_, err := vrrp.NewMachine(c.machineConfig(netip.AddrFrom4([4]byte{127, 0, 0, 1})))
+	probe := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	if v6 {
+		probe = netip.MustParseAddr("fe80::1")
+	}
+	_, err := vrrp.NewMachine(c.machineConfig(probe))
 	return err
 }
 
