@@ -50,25 +50,9 @@ func (e *Engine) failover(ctx context.Context, reason, want string, manual bool)
 		e.event("hold", from, fmt.Sprintf("epoch %d published with no primary: proxies hold writes", st.Epoch), nil)
 	}
 	fenced := e.fenceAsync(ctx, from)
-	choice, states, err := e.chooseFrozen(ctx, st, from, want)
-	if err != nil {
-		e.event("failover_failed", from, "no candidate: "+err.Error()+"; writes stay held, retrying", nil)
-		return res, err
-	}
-	semi := st.SemiSync && reachableExcept(states, choice.Name) > 0
-	if st.SemiSync && !semi {
-		e.event("warning", choice.Name, "no other replica is reachable: promoting without semi-sync (writes are not copied anywhere until a replica returns)", nil)
-	}
-	to, fork, warn, err := e.promoteFirst(ctx, semi, choice, states)
+	to, fork, warn, err := e.replace(ctx, st, from, want)
 	res.Warnings = warn
-	if err == nil {
-		if n := e.repointAll(ctx, st, to, from); n == 0 && semi {
-			e.unprotect(ctx, to)
-		}
-		err = e.act.exec(ctx, to, "SET GLOBAL read_only=OFF")
-	}
 	if err != nil {
-		e.event("failover_failed", from, "promotion failed: "+err.Error()+"; writes stay held, retrying", nil)
 		return res, err
 	}
 	st.Primary, st.Epoch, st.Op, st.OpFrom = to, st.Epoch+1, "", ""
@@ -94,6 +78,33 @@ func (e *Engine) failover(ctx context.Context, reason, want string, manual bool)
 	env["NEW_PRIMARY"], env["EPOCH"] = to, fmt.Sprint(st.Epoch)
 	e.postHooks(env)
 	return res, nil
+}
+
+// replace chooses, catches up, detaches and opens the new primary, with
+// the other replicas re-pointed at it first. It returns the new primary
+// and its fork position.
+func (e *Engine) replace(ctx context.Context, st State, from, want string) (string, string, []string, error) {
+	choice, states, err := e.chooseFrozen(ctx, st, from, want)
+	if err != nil {
+		e.event("failover_failed", from, "no candidate: "+err.Error()+"; writes stay held, retrying", nil)
+		return "", "", nil, err
+	}
+	semi := st.SemiSync && reachableExcept(states, choice.Name) > 0
+	if st.SemiSync && !semi {
+		e.event("warning", choice.Name, "no other replica is reachable: promoting without semi-sync (writes are not copied anywhere until a replica returns)", nil)
+	}
+	to, fork, warn, err := e.promoteFirst(ctx, semi, choice, states)
+	if err == nil {
+		if n := e.repointAll(ctx, st, to, from); n == 0 && semi {
+			e.unprotect(ctx, to)
+		}
+		err = e.act.exec(ctx, to, "SET GLOBAL read_only=OFF")
+	}
+	if err != nil {
+		e.event("failover_failed", from, "promotion failed: "+err.Error()+"; writes stay held, retrying", nil)
+		return "", "", warn, err
+	}
+	return to, fork, warn, nil
 }
 
 func (e *Engine) postHooks(env map[string]string) {

@@ -28,21 +28,8 @@ func (e *Engine) Switchover(ctx context.Context, to string) (topology.OpResult, 
 	if from == "" {
 		return res, errors.New("switchover: the cluster has no primary")
 	}
-	names := e.others(st, from)
-	states := make([]ReplicaState, 0, len(names))
-	for _, n := range names {
-		states = append(states, e.act.replicaState(ctx, n))
-	}
-	choice, err := Choose(states, e.cfg.Candidate, e.cfg.MaxCandidateLag, to)
+	to, env, err := e.prepareSwitchover(ctx, st, from, to)
 	if err != nil {
-		return res, fmt.Errorf("switchover: %w", err)
-	}
-	to = choice.Name
-	env := map[string]string{"CLUSTER": e.cfg.Cluster, "COMMAND": "switchover", "OLD_PRIMARY": from, "NEW_PRIMARY": to}
-	if err := RunHooks(ctx, e.cfg.PreHooks, env); err != nil {
-		return res, fmt.Errorf("switchover: %w", err)
-	}
-	if err := e.preCatchUp(ctx, from, to); err != nil {
 		return res, fmt.Errorf("switchover: %w", err)
 	}
 	t0 := time.Now()
@@ -145,6 +132,26 @@ func (e *Engine) activeStatements(ctx context.Context, name string) (int, error)
 	defer cancel()
 	_, n, err := e.act.clientThreads(ctx, name)
 	return n, err
+}
+
+// prepareSwitchover chooses the target, runs the pre hooks and lets the
+// target catch up before anything is held.
+func (e *Engine) prepareSwitchover(ctx context.Context, st State, from, to string) (string, map[string]string, error) {
+	names := e.others(st, from)
+	states := make([]ReplicaState, 0, len(names))
+	for _, n := range names {
+		states = append(states, e.act.replicaState(ctx, n))
+	}
+	choice, err := Choose(states, e.cfg.Candidate, e.cfg.MaxCandidateLag, to)
+	if err != nil {
+		return "", nil, err
+	}
+	to = choice.Name
+	env := map[string]string{"CLUSTER": e.cfg.Cluster, "COMMAND": "switchover", "OLD_PRIMARY": from, "NEW_PRIMARY": to}
+	if err := RunHooks(ctx, e.cfg.PreHooks, env); err != nil {
+		return "", nil, err
+	}
+	return to, env, e.preCatchUp(ctx, from, to)
 }
 
 // preCatchUp lets the candidate apply what the primary has now, twice,
