@@ -230,6 +230,19 @@ func TestRoutingLagAndCausalReads(t *testing.T) {
 		if n := h.where(app, "SELECT @@server_id"); n != "db1" {
 			t.Errorf("with no usable replica the read ran on %s, want the primary", n)
 		}
+		cfg := h.router.Config()
+		fail := *cfg
+		fail.FallbackFail = true
+		if err := h.router.Reload(fail); err != nil {
+			t.Fatal(err)
+		}
+		_, err := app.QueryContext(context.Background(), "SELECT @@server_id")
+		if rtSQLErrNumber(err) != 1105 || !strings.Contains(err.Error(), "no replica") {
+			t.Errorf("fallback fail: %v, want error 1105 about no replica", err)
+		}
+		if err := h.router.Reload(*cfg); err != nil {
+			t.Fatal(err)
+		}
 		h.admin("db2", "START SLAVE SQL_THREAD")
 		h.admin("db3", "START SLAVE SQL_THREAD")
 		waitFit(2)
