@@ -20,7 +20,8 @@ const (
 	// still receives from it. Reported, never failed over.
 	Unreachable Health = "unreachable"
 	// Dead: the manager cannot reach the primary and every replica that
-	// can vouch says it lost it too (or is unreachable itself).
+	// can vouch says it lost it too (or is unreachable itself), at least
+	// one of them reachable.
 	Dead Health = "dead"
 )
 
@@ -70,13 +71,16 @@ func (d *Detector) Assess(obs topology.Observation, primary topology.Server, rep
 		a.Health, a.Reason = Suspect, fmt.Sprintf("%d failed probe(s): %s", pp.Failures, pp.Err)
 		return a
 	}
-	var confirm, deny, pending int
+	var confirm, reachable, deny, pending int
 	for _, r := range replicas {
 		verdict, say := d.replicaSays(obs.Probes[r], pp, primary.Address)
 		a.Replicas[r] = say
 		switch verdict {
 		case confirms:
 			confirm++
+			if obs.Probes[r].OK() {
+				reachable++
+			}
 		case denies:
 			deny++
 		case pendingVerdict:
@@ -90,6 +94,8 @@ func (d *Detector) Assess(obs topology.Observation, primary topology.Server, rep
 		a.Health, a.Reason = Suspect, "waiting for fresh replica probes"
 	case confirm == 0:
 		a.Health, a.Reason = Unreachable, "no replica can confirm the primary is gone"
+	case reachable == 0:
+		a.Health, a.Reason = Unreachable, "the manager reaches neither the primary nor any replica: it may be the one cut off"
 	default:
 		a.Health, a.Reason = Dead, fmt.Sprintf("%d failed probes (%s) and %d replica(s) confirm", pp.Failures, pp.Err, confirm)
 	}

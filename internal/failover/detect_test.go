@@ -38,6 +38,8 @@ func TestDetectorAssess(t *testing.T) {
 		{"replica unreachable too", []topology.Probe{downPrimary(2), replicaProbe("db2", later, "Connecting", 1),
 			{Name: "db3", At: later, Err: "refused", Failures: 1}}, Dead},
 		{"no replica can vouch", []topology.Probe{downPrimary(2), {Name: "db2", At: later, LastOK: later, ReadOnly: true}}, Unreachable},
+		{"manager cut off from everything", []topology.Probe{downPrimary(2), {Name: "db2", At: later, Err: "timeout", Failures: 3},
+			{Name: "db3", At: later, Err: "timeout", Failures: 3}}, Unreachable},
 	}
 	for _, c := range cases {
 		clock := &fakeClock{t: later}
