@@ -78,7 +78,7 @@ func (d *Detector) Assess(obs topology.Observation, primary topology.Server, rep
 		switch verdict {
 		case confirms:
 			confirm++
-			if obs.Probes[r].OK() {
+			if p := obs.Probes[r]; p.OK() {
 				reachable++
 			}
 		case denies:
