@@ -3,6 +3,7 @@ package mysqlwire
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -243,4 +244,46 @@ func (c *ClientConn) ChangeUser(cfg DialConfig) error {
 		return err
 	}
 	return finishAuth(c.Conn, stage1)
+}
+
+// Prepare prepares query on the server (COM_STMT_PREPARE) and returns the
+// server's statement id. The parameter and column definitions are read and
+// dropped.
+func (c *ClientConn) Prepare(query []byte) (uint32, error) {
+	cmd := make([]byte, 0, 1+len(query))
+	cmd = append(cmd, ComStmtPrepare)
+	cmd = append(cmd, query...)
+	if err := c.WriteCommand(cmd); err != nil {
+		return 0, err
+	}
+	p, err := c.ReadPacket()
+	if err != nil {
+		return 0, err
+	}
+	if len(p) > 0 && p[0] == iERR {
+		e, err := ParseERR(p)
+		if err != nil {
+			return 0, err
+		}
+		return 0, e
+	}
+	if len(p) < 12 || p[0] != iOK {
+		return 0, fmt.Errorf("prepare answer: %w", ErrMalformed)
+	}
+	id := binary.LittleEndian.Uint32(p[1:])
+	for _, n := range []uint16{binary.LittleEndian.Uint16(p[7:]), binary.LittleEndian.Uint16(p[5:])} {
+		if n == 0 {
+			continue
+		}
+		skip := int(n)
+		if c.Caps&CapDeprecateEOF == 0 {
+			skip++
+		}
+		for range skip {
+			if _, err := c.ReadPacket(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return id, nil
 }

@@ -1,10 +1,12 @@
 package mysqlwire
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 )
 
 // Credentials are what a front end knows about a user's password.
@@ -119,15 +121,14 @@ func (c *Conn) readHandshakeResponse(tlsConfig *tls.Config) (*HandshakeResponse,
 	if tlsConfig == nil {
 		return nil, fmt.Errorf("client asked for TLS, which is not offered: %w", ErrMalformed)
 	}
-	if c.br.Buffered() > 0 {
-		return nil, fmt.Errorf("data after the SSL request: %w", ErrMalformed)
-	}
-	tc := tls.Server(c.nc, tlsConfig)
+	// The client may send its TLS hello right behind the SSL request: TLS
+	// reads through the old buffer first.
+	tc := tls.Server(bufferedConn{c.nc, c.br}, tlsConfig)
 	if err := tc.Handshake(); err != nil {
 		return nil, fmt.Errorf("TLS handshake: %w", err)
 	}
 	c.nc, c.tls = tc, true
-	c.br.Reset(tc)
+	c.br = bufio.NewReaderSize(tc, serverReadBuffer)
 	if p, err = c.ReadPacket(); err != nil {
 		return nil, err
 	}
@@ -139,6 +140,15 @@ func (c *Conn) readHandshakeResponse(tlsConfig *tls.Config) (*HandshakeResponse,
 	}
 	return resp, nil
 }
+
+// bufferedConn is a connection whose reads go through a buffer that may
+// already hold data.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
 
 // TLS reports whether the connection was upgraded to TLS.
 func (c *Conn) TLS() bool { return c.tls }

@@ -123,11 +123,7 @@ func (s *session) dropPrim(broken bool) {
 		return
 	}
 	s.setPrim(nil)
-	for id, sb := range s.stmts {
-		if sb == b {
-			delete(s.stmts, id)
-		}
-	}
+	clear(s.stmts) // their ids were the old primary connection's
 	if broken {
 		s.discard(b)
 	} else {

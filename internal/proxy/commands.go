@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"encoding/binary"
-	"errors"
 
 	"vigil/internal/mysqlwire"
 )
@@ -128,76 +127,4 @@ func (s *session) resetBackends() {
 			s.release(b)
 		}
 	}
-}
-
-// comPrepare prepares a statement on the primary.
-func (s *session) comPrepare(p []byte) bool {
-	b, err := s.primary()
-	if err != nil {
-		return s.answer(err)
-	}
-	sum, err := s.exec(b, p, mysqlwire.RespPrepare)
-	if err != nil {
-		return s.answer(err)
-	}
-	if sum.Err == nil {
-		if s.stmts == nil {
-			s.stmts = map[uint32]*backend{}
-		}
-		s.stmts[sum.StmtID] = b
-	}
-	return true
-}
-
-// stmtBackend returns the backend a prepared statement lives on, if that
-// backend is still the session's primary connection.
-func (s *session) stmtBackend(p []byte) (*backend, uint32, error) {
-	if len(p) < 5 {
-		return nil, 0, errors.New("short statement command")
-	}
-	id := binary.LittleEndian.Uint32(p[1:])
-	b := s.stmts[id]
-	if b == nil {
-		return nil, id, mysqlwire.Errorf(1243, "HY000", "Unknown prepared statement handler (%d) given to mysqld_stmt_execute", id)
-	}
-	prim, err := s.primary()
-	if err != nil {
-		return nil, id, err
-	}
-	if prim != b {
-		delete(s.stmts, id)
-		return nil, id, mysqlwire.Errorf(1243, "HY000", "Unknown prepared statement handler (%d) given to mysqld_stmt_execute", id)
-	}
-	return b, id, nil
-}
-
-// comStmt runs EXECUTE, FETCH or RESET of a prepared statement.
-func (s *session) comStmt(p []byte, kind mysqlwire.Response) bool {
-	b, _, err := s.stmtBackend(p)
-	if err != nil {
-		return s.answer(err)
-	}
-	start := s.srv.m.now()
-	_, err = s.exec(b, p, kind)
-	s.srv.m.observe("primary", start)
-	return err == nil || s.answer(err)
-}
-
-// comStmtNoReply forwards CLOSE and SEND_LONG_DATA, which have no answer.
-func (s *session) comStmtNoReply(p []byte) bool {
-	if len(p) < 5 {
-		return true
-	}
-	id := binary.LittleEndian.Uint32(p[1:])
-	b := s.stmts[id]
-	if p[0] == mysqlwire.ComStmtClose {
-		delete(s.stmts, id)
-	}
-	if b == nil || b != s.prim {
-		return true
-	}
-	if err := b.conn.WriteCommand(p); err != nil {
-		s.forget(b, true)
-	}
-	return true
 }

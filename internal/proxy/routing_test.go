@@ -133,3 +133,53 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("rows committed during shutdown = %d (%v), want 2", n, err)
 	}
 }
+
+func TestPreparedStatementsOnReplicas(t *testing.T) {
+	h := newHarness(t, 1, nil)
+	app := h.app()
+	replicaID := serverID(t, h.open(h.directDSN("db2", app.User, app.Password, "", nil)), "db2")
+	primaryID := serverID(t, h.open(h.directDSN("db1", app.User, app.Password, "", nil)), "db1")
+	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, "CREATE TABLE ps (id INT PRIMARY KEY, v VARCHAR(10))")
+	ins, err := db.Prepare("INSERT INTO ps VALUES (?, ?)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ins.Close()
+	sel, err := db.Prepare("SELECT @@server_id, COUNT(*) FROM ps WHERE id <= ?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sel.Close()
+	for i := range 20 {
+		if _, err := ins.Exec(i, "v"); err != nil {
+			t.Fatal(err)
+		}
+		var sid, n int
+		if err := sel.QueryRow(i).Scan(&sid, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n != i+1 {
+			t.Fatalf("prepared read after write %d saw %d rows, want %d", i, n, i+1)
+		}
+		if i == 19 && sid != replicaID && sid != primaryID {
+			t.Errorf("server id %d is neither replica nor primary", sid)
+		}
+	}
+	// Once replication is idle, prepared reads run on the replica.
+	h.catchUp("db2")
+	time.Sleep(100 * time.Millisecond)
+	var sid, n int
+	if err := sel.QueryRow(100).Scan(&sid, &n); err != nil || sid != replicaID || n != 20 {
+		t.Errorf("prepared read ran on %d with %d rows (%v), want the replica %d with 20", sid, n, err, replicaID)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Stmt(sel).QueryRow(100).Scan(&sid, &n); err != nil || sid != primaryID {
+		t.Errorf("prepared read in a transaction ran on %d (%v), want the primary %d", sid, err, primaryID)
+	}
+	_ = tx.Rollback()
+}

@@ -44,11 +44,11 @@ type session struct {
 	attrs   []byte
 
 	rs       *router.Session
-	history  []string // replayable session commands, in order
-	option   uint16   // multi-statements option: 0 on, 1 off (COM_SET_OPTION values)
-	status   uint16   // last known server status flags
-	gtid     []byte   // last_gtid of the running statement
-	stmts    map[uint32]*backend
+	history  []string         // replayable session commands, in order
+	option   uint16           // multi-statements option: 0 on, 1 off (COM_SET_OPTION values)
+	status   uint16           // last known server status flags
+	gtid     []byte           // last_gtid of the running statement
+	stmts    map[uint32]*stmt // prepared statements by client-visible id
 	relay    mysqlwire.Relay
 	cur      *backend // backend of the running statement
 	draining bool
@@ -195,13 +195,15 @@ func (s *session) dispatch(p []byte) bool {
 	case mysqlwire.ComStmtPrepare:
 		return s.comPrepare(p)
 	case mysqlwire.ComStmtExecute:
-		return s.comStmt(p, mysqlwire.RespResult)
+		return s.comExecute(p)
 	case mysqlwire.ComStmtFetch:
-		return s.comStmt(p, mysqlwire.RespRows)
+		return s.comStmtFetch(p)
 	case mysqlwire.ComStmtReset:
-		return s.comStmt(p, mysqlwire.RespOne)
-	case mysqlwire.ComStmtClose, mysqlwire.ComStmtSendLongData:
-		return s.comStmtNoReply(p)
+		return s.comStmtReset(p)
+	case mysqlwire.ComStmtSendLongData:
+		return s.comStmtSendLongData(p)
+	case mysqlwire.ComStmtClose:
+		return s.comStmtClose(p)
 	case mysqlwire.ComProcessKill:
 		return s.comProcessKill(p)
 	default:

@@ -1,0 +1,251 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"time"
+
+	"vigil/internal/mysqlwire"
+	"vigil/internal/router"
+)
+
+// stmt is a prepared statement of the session. The id the client sees is
+// the one the primary connection gave it; on other backends (replicas) it
+// is prepared lazily and its id there is kept in ids.
+type stmt struct {
+	sql    []byte
+	st     router.Statement
+	params uint16
+	prim   *backend            // where it was prepared (the primary connection)
+	ids    map[*backend]uint32 // backend-specific ids, prim included
+	typed  map[*backend]bool   // an EXECUTE that sent parameter types ran there
+	last   *backend            // backend of the last EXECUTE (for FETCH)
+	long   bool                // SEND_LONG_DATA went to the primary since the last EXECUTE
+}
+
+// Execute flags and offsets.
+const (
+	cursorReadOnly = 0x01
+	execHeaderLen  = 10 // command, id, flags, iteration count
+)
+
+func stmtID(p []byte) (uint32, bool) {
+	if len(p) < 5 {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(p[1:]), true
+}
+
+func unknownStmt(id uint32, cmd string) *mysqlwire.SQLError {
+	return mysqlwire.Errorf(1243, "HY000", "Unknown prepared statement handler (%d) given to %s", id, cmd)
+}
+
+// comPrepare prepares a statement on the primary and remembers its text
+// and classification.
+func (s *session) comPrepare(p []byte) bool {
+	b, err := s.primary()
+	if err != nil {
+		return s.answer(err)
+	}
+	sum, err := s.exec(b, p, mysqlwire.RespPrepare)
+	if err != nil {
+		return s.answer(err)
+	}
+	if sum.Err == nil {
+		if s.stmts == nil {
+			s.stmts = map[uint32]*stmt{}
+		}
+		sql := append([]byte(nil), p[1:]...)
+		s.stmts[sum.StmtID] = &stmt{
+			sql: sql, st: router.Classify(sql), params: sum.Params, prim: b,
+			ids: map[*backend]uint32{b: sum.StmtID}, typed: map[*backend]bool{},
+		}
+	}
+	return true
+}
+
+// sendsTypes reports whether an EXECUTE packet carries parameter types.
+func (st *stmt) sendsTypes(p []byte) bool {
+	if st.params == 0 {
+		return true
+	}
+	off := execHeaderLen + (int(st.params)+7)/8
+	return len(p) > off && p[off] == 1
+}
+
+// comExecute routes an EXECUTE like a COM_QUERY of the statement's text:
+// reads may run on a replica (prepared there on first use).
+func (s *session) comExecute(p []byte) bool {
+	id, _ := stmtID(p)
+	st := s.stmts[id]
+	if st == nil || len(p) < execHeaderLen {
+		return s.answer(unknownStmt(id, "mysqld_stmt_execute"))
+	}
+	start := time.Now()
+	if s.rs == nil {
+		return s.executeOn(st, p, s.stmtPrimary, start)
+	}
+	cls := st.st
+	if st.long || p[5]&cursorReadOnly != 0 {
+		cls.Flags |= router.FlagHintPrimary
+	}
+	snap, _ := s.srv.src.Current()
+	d := s.rs.Route(cls, st.sql, snap)
+	var res router.Result
+	var err error
+	if d.Target == router.TargetReplica {
+		if b := s.stmtReplica(st, d, p); b != nil {
+			res, err = s.runStmt(st, b, p, router.TargetReplica)
+		} else {
+			d.Target = router.TargetPrimary
+		}
+	}
+	if d.Target == router.TargetPrimary {
+		b, perr := s.stmtPrimary(st)
+		if perr != nil {
+			res, err = errResult(router.TargetPrimary, "", perr), perr
+		} else {
+			res, err = s.runStmt(st, b, p, router.TargetPrimary)
+		}
+	}
+	if d.Target == router.TargetReject {
+		err = mysqlwire.Errorf(router.ErrRejected, "HY000", "%s", d.Message)
+		res = router.Result{Target: router.TargetReject, Err: true, ErrCode: router.ErrRejected}
+	}
+	res.Duration = time.Since(start)
+	s.rs.Observe(res)
+	s.srv.m.observe(res.Target.String(), start)
+	return err == nil || s.answer(err)
+}
+
+// executeOn runs an EXECUTE on the backend pick returns (no router).
+func (s *session) executeOn(st *stmt, p []byte, pick func(*stmt) (*backend, error), start time.Time) bool {
+	b, err := pick(st)
+	if err != nil {
+		return s.answer(err)
+	}
+	_, err = s.runStmt(st, b, p, router.TargetPrimary)
+	s.srv.m.observe("primary", start)
+	return err == nil || s.answer(err)
+}
+
+// stmtPrimary returns the primary connection if the statement lives there.
+func (s *session) stmtPrimary(st *stmt) (*backend, error) {
+	b, err := s.primary()
+	if err != nil {
+		return nil, err
+	}
+	if b != st.prim {
+		return nil, unknownStmt(st.ids[st.prim], "mysqld_stmt_execute")
+	}
+	return b, nil
+}
+
+// stmtReplica returns the replica connection d names with st prepared on
+// it, or nil when the statement must run on the primary instead.
+func (s *session) stmtReplica(st *stmt, d router.Decision, p []byte) *backend {
+	snap, _ := s.srv.src.Current()
+	b, err := s.replica(d.Backend, snap)
+	if err != nil {
+		return nil
+	}
+	if _, ok := st.ids[b]; !ok {
+		if !st.sendsTypes(p) {
+			return nil // the replica would not know the parameter types
+		}
+		rid, err := b.conn.Prepare(st.sql)
+		if err != nil {
+			if !isSQLError(err) {
+				s.forget(b, true)
+			}
+			return nil
+		}
+		st.ids[b] = rid
+	}
+	if !st.typed[b] && !st.sendsTypes(p) {
+		return nil
+	}
+	if d.WaitGTID != "" && !s.causalWait(b, d) {
+		return nil
+	}
+	return b
+}
+
+// runStmt sends an EXECUTE to b with b's statement id and relays it.
+func (s *session) runStmt(st *stmt, b *backend, p []byte, t router.Target) (router.Result, error) {
+	bid := st.ids[b]
+	binary.LittleEndian.PutUint32(p[1:], bid)
+	typed := st.sendsTypes(p)
+	sum, err := s.exec(b, p, mysqlwire.RespResult)
+	if err == nil {
+		st.last, st.long = b, false
+		if typed {
+			st.typed[b] = true
+		}
+	}
+	return s.result(t, b.node, sum, err), err
+}
+
+// comStmtFetch reads more rows of a cursor on the backend of the last
+// EXECUTE.
+func (s *session) comStmtFetch(p []byte) bool {
+	id, _ := stmtID(p)
+	st := s.stmts[id]
+	if st == nil || st.last == nil || (st.last != s.prim && st.last != s.repl) {
+		return s.answer(unknownStmt(id, "mysqld_stmt_fetch"))
+	}
+	binary.LittleEndian.PutUint32(p[1:], st.ids[st.last])
+	_, err := s.exec(st.last, p, mysqlwire.RespRows)
+	return err == nil || s.answer(err)
+}
+
+// comStmtReset resets the statement on the primary (long data, cursor).
+func (s *session) comStmtReset(p []byte) bool {
+	id, _ := stmtID(p)
+	st := s.stmts[id]
+	if st == nil {
+		return s.answer(unknownStmt(id, "mysqld_stmt_reset"))
+	}
+	b, err := s.stmtPrimary(st)
+	if err != nil {
+		return s.answer(err)
+	}
+	st.long = false
+	_, err = s.exec(b, p, mysqlwire.RespOne)
+	return err == nil || s.answer(err)
+}
+
+// comStmtSendLongData forwards parameter data to the primary; the next
+// EXECUTE then runs there. No answer.
+func (s *session) comStmtSendLongData(p []byte) bool {
+	id, _ := stmtID(p)
+	st := s.stmts[id]
+	if st == nil || s.prim != st.prim {
+		return true
+	}
+	st.long = true
+	if err := st.prim.conn.WriteCommand(p); err != nil {
+		s.forget(st.prim, true)
+	}
+	return true
+}
+
+// comStmtClose closes the statement on every backend that has it. No
+// answer.
+func (s *session) comStmtClose(p []byte) bool {
+	id, _ := stmtID(p)
+	st := s.stmts[id]
+	if st == nil {
+		return true
+	}
+	delete(s.stmts, id)
+	for b, bid := range st.ids {
+		if b != s.prim && b != s.repl {
+			continue
+		}
+		cmd := binary.LittleEndian.AppendUint32([]byte{mysqlwire.ComStmtClose}, bid)
+		if err := b.conn.WriteCommand(cmd); err != nil {
+			s.forget(b, true)
+		}
+	}
+	return true
+}
