@@ -137,11 +137,12 @@ func (e *Engine) commit(st State) error {
 }
 
 // touch records that roles changed now: probes taken before are stale for
-// tending and reopening.
+// tending and reopening, so every server is probed again at once.
 func (e *Engine) touch() {
 	e.mu.Lock()
 	e.changedAt = time.Now()
 	e.mu.Unlock()
+	e.mon.ProbeNow()
 }
 
 // fresh reports whether p was taken after the last role change.

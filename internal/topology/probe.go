@@ -41,7 +41,7 @@ type Probe struct {
 }
 
 // OK reports whether the probe reached the server.
-func (p *Probe) OK() bool { return p.Err == "" }
+func (p Probe) OK() bool { return p.Err == "" }
 
 // ReplicaStatus is the part of SHOW SLAVE STATUS the manager uses.
 type ReplicaStatus struct {
