@@ -169,3 +169,18 @@ func mustExec(t *testing.T, db *sql.DB, q string) {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
+
+func TestReadsDuringFailover(t *testing.T) {
+	h := newHarness(t, 1, nil)
+	app := h.app()
+	h.publish("")
+	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
+	start := time.Now()
+	var v int
+	if err := db.QueryRow("SELECT 3").Scan(&v); err != nil || v != 3 {
+		t.Fatalf("read with a schema while there is no primary: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("login and read took %v: held for a primary it does not need", d)
+	}
+}

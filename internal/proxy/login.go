@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"vigil/internal/mysqlwire"
+	"vigil/internal/topology"
 )
 
 // handshakeTimeout bounds the whole login of a client.
@@ -54,9 +55,7 @@ func (s *session) login() error {
 	s.option = multiOption(s.caps)
 	s.startRouting()
 	if s.schema != "" {
-		// Check the schema (and the user's grants) on the primary now, as
-		// a server would at login.
-		if _, err := s.primary(); err != nil {
+		if err := s.checkSchema(); err != nil {
 			s.answer(err)
 			return fmt.Errorf("login to schema %q: %w", s.schema, err)
 		}
@@ -107,4 +106,30 @@ func multiOption(caps uint32) uint16 {
 		return 0
 	}
 	return 1
+}
+
+// checkSchema opens a backend connection with the session's schema, as a
+// server checks the schema (and the user's grants) at login: on the
+// primary, or on a replica while no primary is usable (so that reads keep
+// working during a failover), or else holding for a primary.
+func (s *session) checkSchema() error {
+	snap, _ := s.srv.src.Current()
+	if b, _, err := s.tryPrimary(snap); b != nil || err != nil {
+		return err
+	}
+	for _, n := range snap.Nodes {
+		if n.Name == snap.Primary || !n.Up || n.Role != topology.RoleReplica {
+			continue
+		}
+		b, err := s.open(n)
+		if err == nil {
+			s.setRepl(b)
+			return nil
+		}
+		if isSQLError(err) {
+			return err
+		}
+	}
+	_, err := s.primary()
+	return err
 }
