@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"os"
 	"time"
 
 	"vigil/internal/mysqlwire"
@@ -49,6 +50,16 @@ func (s *session) failed(b *backend, err error) error {
 		return errClientGone
 	}
 	pinned := b == s.prim && s.pinned()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		s.srv.m.backendErrors.WithLabelValues(b.node, "timeout").Inc()
+		s.forget(b, true)
+		qt := s.srv.config().QueryTimeout
+		if pinned {
+			s.status = mysqlwire.StatusAutocommit
+			return lostError(1969, "vigil: query_timeout (%v) exceeded on %s; the transaction was lost", qt, b.node)
+		}
+		return mysqlwire.Errorf(1969, "70100", "Query execution was interrupted (vigil query_timeout %v exceeded on %s)", qt, b.node)
+	}
 	s.srv.m.backendErrors.WithLabelValues(b.node, "query").Inc()
 	s.log.Warn("backend connection failed during a statement", "server", b.node, "err", err, "session_lost", pinned)
 	s.forget(b, true)

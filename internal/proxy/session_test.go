@@ -191,3 +191,22 @@ func TestTLS(t *testing.T) {
 		t.Errorf("mariadb --ssl through the proxy: %v\n%s", err, out)
 	}
 }
+
+func TestQueryTimeout(t *testing.T) {
+	h := newHarness(t, 0, func(c *config.Config) { c.Proxy.QueryTimeout = 300 * time.Millisecond })
+	app := h.app()
+	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
+	db.SetMaxOpenConns(1)
+	start := time.Now()
+	_, err := db.Exec("SELECT SLEEP(5)")
+	if mysqlErrNo(err) != 1969 {
+		t.Fatalf("statement over query_timeout: got %v, want error 1969", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("timed-out statement returned after %v", d)
+	}
+	var v int
+	if err := db.QueryRow("SELECT 8").Scan(&v); err != nil || v != 8 {
+		t.Errorf("session after a timeout: %v", err)
+	}
+}
