@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,7 +41,65 @@ func newProxyCmd() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "", "MySQL listen address (overrides proxy.listen)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	cmd.Flags().BoolVar(&pprof, "pprof", false, "serve /debug/pprof/ on proxy.http_listen")
+	cmd.AddCommand(newImportUsersCmd())
 	return cmd
+}
+
+func newImportUsersCmd() *cobra.Command {
+	var cfgPath, server string
+	cmd := &cobra.Command{
+		Use:   "import-users",
+		Short: "Print the servers' mysql_native_password accounts as a users: list for the configuration",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return err
+			}
+			srv, ok := cfg.Cluster.Server(server)
+			if !ok {
+				return fmt.Errorf("no server %q in %s", server, cfgPath)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			got, err := proxy.ImportUsers(ctx, srv.Address, cfg.Accounts)
+			if err != nil {
+				return err
+			}
+			out, err := config.Marshal(&config.Config{Users: got.Users})
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, s := range got.Skipped {
+				fmt.Fprintf(w, "# skipped %s\n", s)
+			}
+			_, err = w.Write(usersOnly(out))
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "vigil.yaml", "configuration file")
+	cmd.Flags().StringVar(&server, "server", "db1", "server to read mysql.user from")
+	return cmd
+}
+
+// usersOnly keeps the users: block of a marshalled configuration.
+func usersOnly(yaml []byte) []byte {
+	lines := strings.Split(string(yaml), "\n")
+	var out []string
+	in := false
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "users:"):
+			in = true
+		case l != "" && l[0] != ' ' && l[0] != '-':
+			in = false
+		}
+		if in {
+			out = append(out, l)
+		}
+	}
+	return []byte(strings.Join(out, "\n") + "\n")
 }
 
 // proxyParts are the proxy's collaborators built from one configuration.
