@@ -208,3 +208,33 @@ func TestFailoverHooks(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A replica that was down during the failover still points at the old
+// primary when it returns; the manager re-points it at the new one.
+func TestReplicaDownDuringFailoverIsAdopted(t *testing.T) {
+	t.Parallel()
+	c := sandboxtest.New(t, sandbox.Options{Replicas: 2})
+	m := startManager(t, c, "", nil)
+	bootstrapped(t, m)
+	setupTable(t, c, "db1")
+	waitReplicated(t, c, "db1", "db2", "db3")
+	if err := c.Kill("db3"); err != nil {
+		t.Fatal(err)
+	}
+	snap := killAndWaitFailover(t, c, m, "db1")
+	if snap.Primary != "db2" {
+		t.Fatalf("got primary %s, want db2 (the only replica left)", snap.Primary)
+	}
+	app := c.App()
+	mustExec(t, openDB(t, c.DSN("db2", app.User, app.Password, "")), "INSERT INTO t.w (id, writer) VALUES (5, 5)")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.Start(ctx, "db3"); err != nil {
+		t.Fatal(err)
+	}
+	waitSnapshot(t, m.eng, 10*time.Second, "db3 following db2", func(s *topology.Snapshot) bool {
+		n := nodeOf(t, s, "db3")
+		return n.Up && n.Role == topology.RoleReplica
+	})
+	waitReplicated(t, c, "db2", "db3")
+}

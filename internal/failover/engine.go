@@ -61,6 +61,10 @@ func New(cfg Config, mon Observer, log *slog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := cfg.server(st.Primary); st.Primary != "" && !ok {
+		log.Warn("state names a primary that is not configured; identifying the primary again", "primary", st.Primary)
+		st.Primary = ""
+	}
 	e := &Engine{cfg: cfg, log: log, mon: mon, journal: topology.NewJournal(1000),
 		det: NewDetector(cfg.FailCount, cfg.Clock), st: st, reported: map[string]string{},
 		health: Assessment{Health: "none"}}

@@ -144,7 +144,10 @@ func (e *Engine) adopt(ctx context.Context, st State, name string, p topology.Pr
 		return
 	}
 	defer e.touch()
-	if err := e.act.pointTo(ctx, name, prim, false, st.SemiSync); err != nil {
+	// MASTER_DEMOTE_TO_SLAVE: a server that has its own binlog history
+	// (it was a primary once) continues from gtid_current_pos; for a plain
+	// replica that is its gtid_slave_pos anyway.
+	if err := e.act.pointTo(ctx, name, prim, true, st.SemiSync); err != nil {
 		e.report("adopt:"+name, "error", name, "cannot point replica at the primary: "+err.Error())
 		return
 	}
