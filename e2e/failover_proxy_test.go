@@ -199,4 +199,3 @@ func TestSwitchoverThroughProxyUnderLoad(t *testing.T) {
 		t.Fatal("no write was acknowledged")
 	}
 }
-
