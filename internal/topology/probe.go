@@ -147,6 +147,9 @@ func probeReplica(ctx context.Context, q Querier) (*ReplicaStatus, error) {
 	return replicaFromRow(row), nil
 }
 
+// maxLagSeconds caps a reported lag (a year) so it fits a time.Duration.
+const maxLagSeconds = 365 * 24 * 3600
+
 func replicaFromRow(row map[string]string) *ReplicaStatus {
 	num := func(k string) uint64 { n, _ := strconv.ParseUint(row[k], 10, 64); return n }
 	rs := &ReplicaStatus{
@@ -168,7 +171,8 @@ func replicaFromRow(row map[string]string) *ReplicaStatus {
 	}
 	if v, ok := row["Seconds_Behind_Master"]; ok && v != "" {
 		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-			rs.Lag = time.Duration(s) * time.Second
+			// Negative (clock skew) counts as 0; absurd values are capped.
+			rs.Lag = time.Duration(min(max(s, 0), maxLagSeconds)) * time.Second
 		}
 	}
 	if f, err := strconv.ParseFloat(row["Slave_heartbeat_period"], 64); err == nil {
