@@ -18,8 +18,10 @@ type balancer struct {
 	// confirmed: topology snapshots are not republished for GTID changes
 	// alone, so this keeps other sessions from waiting for it again.
 	applied map[string]Position
-	cache   atomic.Pointer[snapCache]
-	rr      atomic.Uint64
+	// failedWait holds, per replica, when a causal wait on it last timed out.
+	failedWait map[string]time.Time
+	cache      atomic.Pointer[snapCache]
+	rr         atomic.Uint64
 }
 
 // snapCache is one snapshot's replicas, with GTID positions parsed once.
@@ -40,7 +42,7 @@ type candidate struct {
 }
 
 func newBalancer() *balancer {
-	return &balancer{counts: map[string]*atomic.Int64{}, applied: map[string]Position{}}
+	return &balancer{counts: map[string]*atomic.Int64{}, applied: map[string]Position{}, failedWait: map[string]time.Time{}}
 }
 
 func (b *balancer) counter(name string) *atomic.Int64 {
@@ -146,6 +148,7 @@ func (b *balancer) confirm(name, flavor, gtid string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.applied[name] = b.applied[name].Merge(p)
+	delete(b.failedWait, name)
 }
 
 // confirmed reports whether a causal wait already proved that replica name
@@ -154,4 +157,24 @@ func (b *balancer) confirmed(name string, need Position) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.applied[name].Covers(need)
+}
+
+// behindFor is how long after a timed-out causal wait on a replica the
+// reads that would need another wait on it go to the primary instead.
+const behindFor = time.Second
+
+// markBehind records that a causal wait on replica name timed out.
+func (b *balancer) markBehind(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.failedWait[name] = time.Now()
+}
+
+// behind reports whether a causal wait on replica name timed out within
+// behindFor (and none succeeded since).
+func (b *balancer) behind(name string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, ok := b.failedWait[name]
+	return ok && time.Since(t) < behindFor
 }

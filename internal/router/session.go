@@ -210,9 +210,10 @@ func (s *Session) readTarget(cfg *Config, snap *topology.Snapshot, relaxed bool)
 	}
 	d := Decision{Target: TargetReplica, Backend: name, Reason: ReasonRead}
 	if !covered && !(s.confirmed == name && needText == s.confirmedText) {
-		if cfg.CausalWait <= 0 || needText == s.waitFailed {
+		if cfg.CausalWait <= 0 || needText == s.waitFailed || s.r.bal.behind(name) {
 			// No waiting configured, or a wait for this very position
-			// already timed out: do not make every read wait again.
+			// (or any wait on this replica, just now) timed out: do not
+			// make every read wait again.
 			return Decision{Target: TargetPrimary, Reason: ReasonCausal}
 		}
 		d.WaitGTID, d.WaitTimeout = needText, cfg.CausalWait
@@ -305,6 +306,7 @@ func (s *Session) observeGTID(cur pending, res Result) {
 			s.r.bal.confirm(res.Backend, flavorOf(cfg), cur.d.WaitGTID)
 		case res.Target == TargetPrimary:
 			s.waitFailed = cur.d.WaitGTID
+			s.r.bal.markBehind(cur.d.Backend)
 		}
 	}
 	if len(res.LastGTID) > 0 {

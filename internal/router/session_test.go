@@ -362,8 +362,12 @@ func TestCausalWait(t *testing.T) {
 		t.Errorf("after a timed-out wait: first %q, then %v/%v; want a wait, then primary/causal", d3.WaitGTID, d4.Target, d4.Reason)
 	}
 	run(s, snap, "UPDATE t SET a = 3", ac, "0-1-202")
+	if d5 := run(s, snap, "SELECT a FROM t", ac, ""); d5.Target != P {
+		t.Errorf("after the next write, replica just behind: %v wait %q, want primary", d5.Target, d5.WaitGTID)
+	}
+	r.bal.failedWait[d.Backend] = time.Now().Add(-time.Hour) // long ago
 	if d5 := run(s, snap, "SELECT a FROM t", ac, ""); d5.WaitGTID != "0-1-202" {
-		t.Errorf("after the next write: wait %q, want 0-1-202", d5.WaitGTID)
+		t.Errorf("after the next write, replica no longer marked behind: wait %q, want 0-1-202", d5.WaitGTID)
 	}
 	// A wait confirmed by one session spares another session the same wait.
 	other := r.NewSession("u", "")
@@ -580,5 +584,22 @@ func TestNoteGTIDBeforeObserve(t *testing.T) {
 	a.Observe(Result{Target: d.Target, Backend: d.Backend, LastGTID: []byte("0-1-900"), Status: ac, StatusKnown: true})
 	if got, _ := r.global.get(); got.String() != "0-1-900" {
 		t.Errorf("global position %q, want 0-1-900", got.String())
+	}
+}
+
+func TestFailedWaitMarksReplicaBehind(t *testing.T) {
+	snap := testSnap()
+	r := newTestRouter(t, Config{CausalWait: time.Minute})
+	a, b := r.NewSession("u", ""), r.NewSession("u", "")
+	run(a, snap, "UPDATE t SET a = 1", ac, "0-1-500")
+	d := a.Route(Classify([]byte("SELECT 1")), []byte("SELECT 1"), snap)
+	if d.WaitGTID == "" {
+		t.Fatalf("first read after the write: no wait")
+	}
+	a.Observe(Result{Target: P, Backend: "db1"}) // the wait timed out
+	b.replica = d.Backend
+	run(b, snap, "UPDATE t SET a = 2", ac, "0-1-501")
+	if db := run(b, snap, "SELECT 1", ac, ""); db.Target != P || db.Reason != ReasonCausal {
+		t.Errorf("other session, replica just failed a wait: %v/%v, want primary/causal", db.Target, db.Reason)
 	}
 }
