@@ -13,7 +13,7 @@ import (
 )
 
 func newTopCmd() *cobra.Command {
-	var addr, cfgPath string
+	var addr, cfgPath, sortKey string
 	var n, width int
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -28,9 +28,19 @@ func newTopCmd() *cobra.Command {
 				return err
 			}
 			client := &http.Client{Timeout: 5 * time.Second}
-			digests, err := router.FetchDigests(cmd.Context(), client, base, n)
+			limit := n
+			if sortKey != "total" {
+				limit = 0 // the proxy orders by total time: fetch all, sort here
+			}
+			digests, err := router.FetchDigests(cmd.Context(), client, base, limit)
 			if err != nil {
 				return err
+			}
+			if err := router.SortDigests(digests, sortKey); err != nil {
+				return err
+			}
+			if n > 0 && len(digests) > n {
+				digests = digests[:n]
 			}
 			if asJSON {
 				return printJSON(cmd, router.DigestsResponse{Digests: digests})
@@ -40,7 +50,8 @@ func newTopCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&addr, "proxy-http", "", "proxy HTTP address host:port or URL (default: proxy.http_listen from --config)")
 	cmd.Flags().StringVar(&cfgPath, "config", "vigil.yaml", "configuration file")
-	cmd.Flags().IntVarP(&n, "n", "n", 20, "number of digests")
+	cmd.Flags().IntVarP(&n, "n", "n", 20, "number of digests (0: all)")
+	cmd.Flags().StringVar(&sortKey, "sort", "total", "order: "+strings.Join(router.SortKeys, ", "))
 	cmd.Flags().IntVar(&width, "width", 100, "cut digest text to this many characters (0: no cut)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd

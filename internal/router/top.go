@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -70,4 +71,39 @@ func short(d time.Duration) string {
 		return d.Round(10 * time.Microsecond).String()
 	}
 	return d.Round(time.Microsecond).String()
+}
+
+// SortKeys are the orders SortDigests knows.
+var SortKeys = []string{"total", "count", "mean", "max", "errors", "rows"}
+
+// SortDigests orders ds by key (one of SortKeys), largest first.
+func SortDigests(ds []DigestStat, key string) error {
+	var val func(d DigestStat) float64
+	switch key {
+	case "total":
+		val = func(d DigestStat) float64 { return float64(d.Total) }
+	case "count":
+		val = func(d DigestStat) float64 { return float64(d.Count) }
+	case "mean":
+		val = func(d DigestStat) float64 { return float64(d.Total) / float64(max(d.Count, 1)) }
+	case "max":
+		val = func(d DigestStat) float64 { return float64(d.Max) }
+	case "errors":
+		val = func(d DigestStat) float64 { return float64(d.Errors) }
+	case "rows":
+		val = func(d DigestStat) float64 { return float64(d.Rows) }
+	default:
+		return fmt.Errorf("sort %q: want one of %v", key, SortKeys)
+	}
+	slices.SortStableFunc(ds, func(a, b DigestStat) int {
+		va, vb := val(a), val(b)
+		switch {
+		case va > vb:
+			return -1
+		case va < vb:
+			return 1
+		}
+		return 0
+	})
+	return nil
 }

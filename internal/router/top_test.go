@@ -43,3 +43,26 @@ func TestFetchAndWriteTop(t *testing.T) {
 		t.Errorf("FetchDigests from a wrong path: no error")
 	}
 }
+
+func TestSortDigests(t *testing.T) {
+	ds := []DigestStat{
+		{Text: "a", Count: 10, Total: 10 * time.Millisecond, Max: time.Millisecond, Errors: 0, Rows: 5},
+		{Text: "b", Count: 1, Total: 20 * time.Millisecond, Max: 20 * time.Millisecond, Errors: 2, Rows: 1},
+		{Text: "c", Count: 5, Total: 6 * time.Millisecond, Max: 3 * time.Millisecond, Errors: 1, Rows: 50},
+	}
+	for key, want := range map[string]string{"total": "bac", "count": "acb", "mean": "bca", "max": "bca", "errors": "bca", "rows": "cab"} {
+		if err := SortDigests(ds, key); err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, d := range ds {
+			got += d.Text
+		}
+		if got != want {
+			t.Errorf("sort by %s: %s, want %s", key, got, want)
+		}
+	}
+	if err := SortDigests(ds, "bogus"); err == nil {
+		t.Errorf("unknown sort key: no error")
+	}
+}
