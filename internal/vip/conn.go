@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -31,11 +32,12 @@ var errMalformed = errors.New("malformed IP packet")
 // socket bound to the link-local source sends. Send and Recv may be called
 // from different goroutines; Close unblocks Recv.
 type rawConn struct {
-	f     *os.File
-	send6 int // IPv6 only: the bound sending socket, -1 for IPv4
-	local netip.Addr
-	zone  int
-	close sync.Once
+	f      *os.File
+	send6  int // IPv6 only: the bound sending socket, -1 for IPv4
+	local  netip.Addr
+	zone   int
+	close  sync.Once
+	closed atomic.Bool
 }
 
 // openRawConn opens the socket on the interface and, for multicast, joins
@@ -216,6 +218,9 @@ func (c *rawConn) recv6(buf []byte) (packet, error) {
 		n, oobn, _, from, rerr = unix.Recvmsg(int(fd), buf, oob, 0)
 		return !errors.Is(rerr, unix.EAGAIN)
 	})
+	if c.closed.Load() {
+		return packet{}, os.ErrClosed // RawConn reports poll's own "use of closed file"
+	}
 	if err == nil {
 		err = rerr
 	}
@@ -249,6 +254,7 @@ func (c *rawConn) recv6(buf []byte) (packet, error) {
 func (c *rawConn) Close() error {
 	var err error
 	c.close.Do(func() {
+		c.closed.Store(true)
 		if c.send6 >= 0 {
 			unix.Close(c.send6)
 		}

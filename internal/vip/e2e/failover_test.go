@@ -137,7 +137,7 @@ func TestDeletedVIPIsRestored(t *testing.T) {
 	a := l.startVigil("a", speakerOpts{prio: 150, interval: adv, extra: []string{"--garp-refresh", "300ms"}})
 	a.waitState("MASTER", 3*time.Second)
 	l.waitAnswer("a", time.Second)
-	l.ip("-n", l.ns("a"), "addr", "del", vipCIDR, "dev", "eth0")
+	l.ip("-n", l.ns("a"), "addr", "del", l.vipCIDR(), "dev", "eth0")
 	if l.hasVIP("a") {
 		t.Fatal("VIP still present right after ip addr del")
 	}

@@ -26,7 +26,7 @@ func interop(t *testing.T, mode, master string) {
 	oa := speakerOpts{prio: 150, interval: adv}
 	ob := speakerOpts{prio: 100, interval: adv}
 	if mode == "unicast" {
-		oa.unicast, ob.unicast = hostB, hostA
+		oa.unicast, ob.unicast = l.hosts["b"], l.hosts["a"]
 	}
 	startA, startB := l.startVigil, l.startKeepalived
 	if master == "keepalived" {

@@ -46,46 +46,62 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const (
-	vipAddr  = "10.213.0.100"
-	vipCIDR  = vipAddr + "/24"
-	svcPort  = 8080
-	hostA    = "10.213.0.11"
-	hostB    = "10.213.0.12"
-	clientIP = "10.213.0.2"
+const svcPort = 8080
+
+// addressing is a lab's address plan, IPv4 or IPv6.
+type addressing struct {
+	vip, prefix string            // the virtual address and its prefix length
+	hosts       map[string]string // a, b (speakers) and c (client)
+}
+
+var (
+	plan4 = addressing{vip: "10.213.0.100", prefix: "/24",
+		hosts: map[string]string{"a": "10.213.0.11", "b": "10.213.0.12", "c": "10.213.0.2"}}
+	plan6 = addressing{vip: "fd00:213::100", prefix: "/64",
+		hosts: map[string]string{"a": "fd00:213::11", "b": "fd00:213::12", "c": "fd00:213::2"}}
 )
+
+func (a addressing) vipCIDR() string { return a.vip + a.prefix }
 
 // lab is one isolated topology: hosts a and b and client c, each with eth0
 // on bridge br0 in namespace sw. Names are unique per lab so tests and runs
 // never clash; Cleanup removes everything.
 type lab struct {
-	t      testing.TB
+	t testing.TB
+	addressing
 	prefix string
 	dir    string
 	svc    map[string]net.Listener
 	mu     sync.Mutex
 }
 
-func newLab(t testing.TB) *lab {
+func newLab(t testing.TB) *lab { return newLabWith(t, plan4) }
+
+// newLabWith builds a lab with the given address plan (plan4 or plan6).
+func newLabWith(t testing.TB, plan addressing) *lab {
 	t.Helper()
 	if vigilBin == "" {
 		t.Skip("needs root and iproute2 (network namespaces)")
 	}
 	var rnd [3]byte
 	rand.Read(rnd[:])
-	l := &lab{t: t, prefix: "vgv" + hex.EncodeToString(rnd[:]), dir: t.TempDir(), svc: map[string]net.Listener{}}
+	l := &lab{t: t, addressing: plan, prefix: "vgv" + hex.EncodeToString(rnd[:]), dir: t.TempDir(), svc: map[string]net.Listener{}}
 	t.Cleanup(l.destroy)
 	for _, ns := range []string{"sw", "a", "b", "c"} {
 		l.ip("netns", "add", l.ns(ns))
 		l.ip("-n", l.ns(ns), "link", "set", "lo", "up")
+		// No duplicate address detection: addresses are usable at once.
+		for _, k := range []string{"all", "default"} {
+			exec.Command("ip", "netns", "exec", l.ns(ns), "sysctl", "-qw", "net.ipv6.conf."+k+".accept_dad=0").Run()
+		}
 	}
 	l.ip("-n", l.ns("sw"), "link", "add", "br0", "type", "bridge")
 	l.ip("-n", l.ns("sw"), "link", "set", "br0", "up")
-	for h, addr := range map[string]string{"a": hostA, "b": hostB, "c": clientIP} {
+	for h, addr := range l.hosts {
 		port := "p-" + h
 		l.ip("-n", l.ns("sw"), "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", l.ns(h))
 		l.ip("-n", l.ns("sw"), "link", "set", port, "master", "br0", "up")
-		l.ip("-n", l.ns(h), "addr", "add", addr+"/24", "dev", "eth0")
+		l.ip("-n", l.ns(h), "addr", "add", addr+l.addressing.prefix, "dev", "eth0")
 		l.ip("-n", l.ns(h), "link", "set", "eth0", "up")
 	}
 	return l
@@ -152,7 +168,7 @@ func (l *lab) startService(h string) {
 	l.t.Helper()
 	var ln net.Listener
 	err := inNetns(l.ns(h), func() (err error) {
-		ln, err = net.Listen("tcp4", fmt.Sprintf(":%d", svcPort))
+		ln, err = net.Listen("tcp", fmt.Sprintf(":%d", svcPort)) // IPv4 and IPv6
 		return err
 	})
 	if err != nil {
@@ -189,7 +205,7 @@ func (l *lab) probe(timeout time.Duration) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		var d net.Dialer
-		conn, err = d.DialContext(ctx, "tcp4", fmt.Sprintf("%s:%d", vipAddr, svcPort))
+		conn, err = d.DialContext(ctx, "tcp", net.JoinHostPort(l.vip, fmt.Sprint(svcPort)))
 		return err
 	})
 	if err != nil {
@@ -226,7 +242,7 @@ func (l *lab) waitAnswer(h string, timeout time.Duration) {
 
 // hasVIP reports whether host h holds the virtual address.
 func (l *lab) hasVIP(h string) bool {
-	return strings.Contains(l.ip("-n", l.ns(h), "-4", "addr", "show", "dev", "eth0"), " "+vipAddr+"/")
+	return strings.Contains(l.ip("-n", l.ns(h), "addr", "show", "dev", "eth0"), " "+l.vip+"/")
 }
 
 // metrics fetches http://addr/metrics inside host h's namespace.

@@ -3,13 +3,46 @@ package e2e
 import (
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
 )
 
 // partition detaches host h's bridge port: its carrier stays up, so both
-// sides believe they are alone (a silent split brain).
-func (l *lab) partition(h string) { l.ip("-n", l.ns("sw"), "link", "set", "p-"+h, "nomaster") }
+// sides believe they are alone (a silent split brain). It uses netlink in
+// process rather than ip(8), so the fault time is exact even on a loaded
+// machine.
+func (l *lab) partition(h string) {
+	l.t.Helper()
+	err := inNetns(l.ns("sw"), func() error {
+		port, err := netlink.LinkByName("p-" + h)
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetNoMaster(port)
+	})
+	if err != nil {
+		l.t.Fatalf("partition %s: %v", h, err)
+	}
+}
 
-func (l *lab) heal(h string) { l.ip("-n", l.ns("sw"), "link", "set", "p-"+h, "master", "br0") }
+// heal re-attaches host h's bridge port.
+func (l *lab) heal(h string) {
+	l.t.Helper()
+	err := inNetns(l.ns("sw"), func() error {
+		port, err := netlink.LinkByName("p-" + h)
+		if err != nil {
+			return err
+		}
+		br, err := netlink.LinkByName("br0")
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetMaster(port, br)
+	})
+	if err != nil {
+		l.t.Fatalf("heal %s: %v", h, err)
+	}
+}
 
 // TestPartitionHealNeverBlackHoles is the case keepalived's defaults fail in
 // about half the trials: after the heal the VIP must answer from exactly one
@@ -26,8 +59,8 @@ func TestPartitionHealNeverBlackHoles(t *testing.T) {
 		}
 		p := l.startProber(10*time.Millisecond, 300*time.Millisecond)
 		time.Sleep(200 * time.Millisecond)
-		healed := time.Now()
 		l.heal("a")
+		healed := time.Now()
 		time.Sleep(1500 * time.Millisecond)
 		rs := p.stop()
 		b.waitState("BACKUP", time.Second)
@@ -37,9 +70,26 @@ func TestPartitionHealNeverBlackHoles(t *testing.T) {
 		}
 		// One advert interval, plus 100ms for scheduling on a loaded machine
 		// (typically the first probe after the heal already reaches a).
-		settle := healed.Add(adv + 100*time.Millisecond)
-		if n := othersAfter(rs, settle, "a"); n > 0 {
-			t.Fatalf("trial %d: %d probes after heal+%v not answered by a", trial, n, settle.Sub(healed))
+		if lat := first.Sub(healed); lat > adv+100*time.Millisecond {
+			t.Errorf("trial %d: a answered %v after the heal, want within one advert interval", trial, lat)
+		}
+		// Exactly one host: nothing from b once a answered; failures are
+		// tolerated only as scattered probe timeouts of a loaded machine.
+		total, byA := 0, 0
+		for _, r := range rs {
+			if r.start.Before(first) {
+				continue
+			}
+			total++
+			if r.answer == "b" {
+				t.Fatalf("trial %d: b answered %v after a did: two hosts hold the VIP", trial, r.start.Sub(first))
+			}
+			if r.answer == "a" {
+				byA++
+			}
+		}
+		if byA*10 < total*9 {
+			t.Fatalf("trial %d: only %d of %d probes after the heal answered (black hole?)", trial, byA, total)
 		}
 		if l.hasVIP("b") || !l.hasVIP("a") {
 			t.Fatalf("trial %d: VIP holders a=%v b=%v, want a only", trial, l.hasVIP("a"), l.hasVIP("b"))

@@ -61,14 +61,3 @@ func firstAnswer(rs []probeResult, from time.Time, h string) time.Time {
 	}
 	return first
 }
-
-// othersAfter counts probes started at or after from not answered by h.
-func othersAfter(rs []probeResult, from time.Time, h string) int {
-	n := 0
-	for _, r := range rs {
-		if !r.start.Before(from) && r.answer != h {
-			n++
-		}
-	}
-	return n
-}

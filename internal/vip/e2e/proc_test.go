@@ -68,7 +68,7 @@ func (l *lab) start(host, name string, args ...string) *proc {
 // startVigil runs `vigil vip` on host h (a or b) checking its service.
 func (l *lab) startVigil(h string, o speakerOpts) *proc {
 	args := []string{vigilBin, "vip", "--interface", "eth0", "--vrid", "213",
-		"--priority", strconv.Itoa(o.prio), "--vip", vipCIDR, "--advert-interval", o.interval.String(),
+		"--priority", strconv.Itoa(o.prio), "--vip", l.vipCIDR(), "--advert-interval", o.interval.String(),
 		"--check", fmt.Sprintf("tcp:127.0.0.1:%d", svcPort), "--check-interval", "50ms", "--check-timeout", "200ms"}
 	if o.nopreempt {
 		args = append(args, "--nopreempt")
@@ -101,13 +101,13 @@ func (l *lab) startKeepalived(h string, o speakerOpts) *proc {
 		conf.WriteString("  nopreempt\n")
 	}
 	if o.unicast != "" {
-		src := map[string]string{"a": hostA, "b": hostB}[h]
+		src := l.hosts[h]
 		fmt.Fprintf(&conf, "  unicast_src_ip %s\n  unicast_peer {\n    %s\n  }\n", src, o.unicast)
 	}
 	for _, e := range o.extra {
 		fmt.Fprintf(&conf, "  %s\n", e)
 	}
-	fmt.Fprintf(&conf, "  virtual_ipaddress {\n    %s\n  }\n}\n", vipCIDR)
+	fmt.Fprintf(&conf, "  virtual_ipaddress {\n    %s\n  }\n}\n", l.vipCIDR())
 	path := filepath.Join(dir, "keepalived.conf")
 	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
 		l.t.Fatal(err)
