@@ -3,9 +3,12 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -237,4 +240,78 @@ func TestReplicaDownDuringFailoverIsAdopted(t *testing.T) {
 		return n.Up && n.Role == topology.RoleReplica
 	})
 	waitReplicated(t, c, "db2", "db3")
+}
+
+// forwarder relays TCP connections from a loopback port to target until
+// cut; the manager reaches db1 only through it, the replicas directly.
+type forwarder struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newForwarder(t *testing.T, target string) *forwarder {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &forwarder{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			f.mu.Lock()
+			f.conns = append(f.conns, c, u)
+			f.mu.Unlock()
+			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() { _, _ = io.Copy(c, u); c.Close() }()
+		}
+	}()
+	t.Cleanup(f.cut)
+	return f
+}
+
+// cut drops every relayed connection and refuses new ones.
+func (f *forwarder) cut() {
+	f.ln.Close()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.conns {
+		c.Close()
+	}
+}
+
+func TestPrimaryUnreachableFromManagerOnlyIsNoFailover(t *testing.T) {
+	t.Parallel()
+	c := sandboxtest.New(t, sandbox.Options{Replicas: 2})
+	fw := newForwarder(t, c.Node("db1").Addr)
+	m := startManager(t, c, "", func(cfg *config.Config) {
+		cfg.Cluster.Servers[0].Address = fw.ln.Addr().String()
+	})
+	bootstrapped(t, m)
+	fw.cut()
+	time.Sleep(3 * time.Second)
+	s, _ := m.eng.Current()
+	if s.Primary != "db1" || s.Epoch != 1 {
+		t.Fatalf("manager cut off from the primary only: got primary %q epoch %d, want db1 1 (no failover)", s.Primary, s.Epoch)
+	}
+	var reported bool
+	for _, e := range m.eng.Events(0) {
+		reported = reported || e.Kind == "unreachable"
+	}
+	if !reported {
+		t.Errorf("no 'unreachable' event")
+	}
+	var ro int
+	if err := openDB(t, c.AdminDSN("db1")).QueryRow("SELECT @@read_only").Scan(&ro); err != nil || ro != 0 {
+		t.Errorf("db1 read_only = %d (%v), want 0: still the writable primary", ro, err)
+	}
 }
