@@ -61,3 +61,22 @@ func BenchmarkRouteObserve(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRouteObserveParallel is BenchmarkRouteObserve from many
+// sessions at once (shared balancer and statistics table).
+func BenchmarkRouteObserveParallel(b *testing.B) {
+	r, err := New(Config{MaxReplicaLag: 5 * time.Second}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap := testSnap()
+	sql := []byte(benchStatements[0].sql)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		s := r.NewSession("u", "")
+		for pb.Next() {
+			d := s.Route(Classify(sql), sql, snap)
+			s.Observe(Result{Target: d.Target, Backend: d.Backend, Status: StatusAutocommit, StatusKnown: true, Duration: time.Microsecond})
+		}
+	})
+}
