@@ -315,3 +315,31 @@ func TestPrimaryUnreachableFromManagerOnlyIsNoFailover(t *testing.T) {
 		t.Errorf("db1 read_only = %d (%v), want 0: still the writable primary", ro, err)
 	}
 }
+
+// A forced failover of a live primary under write load (asynchronous
+// replication) lets a replica apply everything the old primary
+// acknowledged before promoting, so no acknowledged write is lost and the
+// old primary rejoins.
+func TestForcedFailoverOfLivePrimaryLosesNothing(t *testing.T) {
+	t.Parallel()
+	c := sandboxtest.New(t, sandbox.Options{Replicas: 2})
+	m := startManager(t, c, "", nil)
+	bootstrapped(t, m)
+	setupTable(t, c, "db1")
+	ctx, cancel := context.WithCancel(context.Background())
+	wl := &writeLog{}
+	wg := directWriters(ctx, t, c, m.eng, 4, wl)
+	time.Sleep(500 * time.Millisecond)
+	res, err := manager.NewClient(m.url).Failover(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	t.Logf("forced failover %s -> %s, writes held %v", res.From, res.To, res.Held)
+	checkAllPresent(t, openDB(t, c.AdminDSN(res.To)), wl.acked)
+	waitSnapshot(t, m.eng, 10*time.Second, "db1 rejoined", func(s *topology.Snapshot) bool {
+		return nodeOf(t, s, "db1").Role == topology.RoleReplica
+	})
+}

@@ -50,6 +50,9 @@ func (e *Engine) failover(ctx context.Context, reason, want string, manual bool)
 		e.event("hold", from, fmt.Sprintf("epoch %d published with no primary: proxies hold writes", st.Epoch), nil)
 	}
 	fenced := e.fenceAsync(ctx, from)
+	if manual && from != "" {
+		e.drainLive(ctx, st, from, fenced)
+	}
 	to, fork, warn, err := e.replace(ctx, st, from, want)
 	res.Warnings = warn
 	if err != nil {
@@ -78,6 +81,40 @@ func (e *Engine) failover(ctx context.Context, reason, want string, manual bool)
 	env["NEW_PRIMARY"], env["EPOCH"] = to, fmt.Sprint(st.Epoch)
 	e.postHooks(env)
 	return res, nil
+}
+
+// drainLive serves a forced failover of a primary that still answers: once
+// it is fenced, the replicas get up to CatchupTimeout to apply its final
+// position (the first one that does ends the wait), so that nothing it
+// acknowledged is left behind. The fence result is put back for the caller.
+func (e *Engine) drainLive(ctx context.Context, st State, from string, fenced chan error) {
+	select {
+	case err := <-fenced:
+		fenced <- err
+		if err != nil {
+			return // dead or hung: nothing to drain from
+		}
+	case <-time.After(e.cfg.ActionTimeout):
+		return
+	}
+	target, err := e.act.gtidCurrent(ctx, from)
+	if err != nil {
+		return
+	}
+	names := e.others(st, from)
+	done := make(chan bool, len(names))
+	for _, n := range names {
+		go func() {
+			ok, _ := e.act.waitApplied(ctx, n, target, e.cfg.CatchupTimeout)
+			done <- ok
+		}()
+	}
+	for range names {
+		if <-done {
+			e.event("drained", from, "old primary fenced; a replica applied its final position "+target, nil)
+			return
+		}
+	}
 }
 
 // replace chooses, catches up, detaches and opens the new primary, with
@@ -120,7 +157,7 @@ func (e *Engine) postHooks(env map[string]string) {
 
 // fenceAsync fences the old primary in the background; the channel
 // receives the result.
-func (e *Engine) fenceAsync(ctx context.Context, name string) <-chan error {
+func (e *Engine) fenceAsync(ctx context.Context, name string) chan error {
 	ch := make(chan error, 1)
 	if name == "" {
 		ch <- nil
