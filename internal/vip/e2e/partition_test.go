@@ -97,3 +97,21 @@ func TestPartitionHealNeverBlackHoles(t *testing.T) {
 		t.Logf("trial %d: a answered %v after the heal", trial, first.Sub(healed).Round(time.Millisecond))
 	}
 }
+
+// setLink sets host h's eth0 up or down through netlink in process.
+func (l *lab) setLink(h string, up bool) {
+	l.t.Helper()
+	err := inNetns(l.ns(h), func() error {
+		link, err := netlink.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		if up {
+			return netlink.LinkSetUp(link)
+		}
+		return netlink.LinkSetDown(link)
+	})
+	if err != nil {
+		l.t.Fatalf("link of %s: %v", h, err)
+	}
+}

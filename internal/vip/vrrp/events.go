@@ -121,6 +121,9 @@ func (m *Machine) masterReceive(now time.Time, src netip.Addr, a Advert) []Actio
 		}
 		m.lastLowerReply = now
 		m.advertAt = now.Add(m.cfg.AdvertInterval)
+		// Repeat the burst later too: a host that took the loser's GARP less
+		// than its ARP locktime ago (Linux: 1s) ignores this one.
+		m.garpRepeatAt = now.Add(m.cfg.GARPRepeat)
 		return []Action{m.advert(), {Kind: SendGARP}}
 	}
 }

@@ -282,3 +282,13 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("base config: %v", err)
 	}
 }
+
+func TestLowerPriorityAnswerRepeatsGARP(t *testing.T) {
+	m := newTestMachine(t, 255, srcA, func(c *Config) { c.GARPRefresh = -1 })
+	m.Start(t0)
+	m.Tick(t0.Add(time.Second)) // the takeover's repeat burst is done
+	at := t0.Add(5 * time.Second)
+	acts, _ := m.Receive(at, srcB, adv(100, 100*ms))
+	wantActs(t, "lower priority", acts, "send-advert(255)", "send-garp")
+	wantActs(t, "one repeat interval later", m.Tick(at.Add(time.Second)), "send-advert(255)", "send-garp")
+}
