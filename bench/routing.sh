@@ -114,6 +114,15 @@ routed() {
 		END { printf "%d %d\n", p, r }'
 }
 
+# reasons -> "reason=count ..." of statements run on the primary, from the metrics
+reasons() {
+	curl -fs "http://127.0.0.1:$HPORT/metrics" | awk '
+		/^vigil_router_statements_total/ && /target="primary"/ {
+			match($0, /reason="[a-z_]*"/); r = substr($0, RSTART + 8, RLENGTH - 9); c[r] += $NF
+		}
+		END { for (r in c) printf "%s=%d ", r, c[r] }'
+}
+
 # run USER PASS SKIPTRX -> "tps qps primary replica"
 run() {
 	local before after out tps qps
@@ -141,3 +150,4 @@ for round in $(seq "$ROUNDS"); do
 		done
 	done
 done
+echo "# statements on the primary by reason, all runs: $(reasons)"
