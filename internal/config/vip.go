@@ -18,7 +18,7 @@ type VIP struct {
 	VRID int `yaml:"vrid,omitempty"`
 	// Priority is 1..254 (255 is for the address owner).
 	Priority int `yaml:"priority,omitempty"`
-	// Addresses are the virtual addresses, ADDR/PREFIX (flag --vip).
+	// Addresses are the virtual addresses, ADDR/PREFIX, all IPv4 or all IPv6 (flag --vip).
 	Addresses []string `yaml:"addresses,omitempty"`
 	// AdvertInterval is the VRRP advert period (default 100ms).
 	AdvertInterval time.Duration `yaml:"advert_interval,omitempty"`

@@ -1,13 +1,15 @@
 // Package vip is Vigil's VRRP speaker: it holds virtual addresses on the
 // healthy proxy host, talking VRRPv3 (wire-compatible with keepalived 2.2)
-// with its peers.
+// with its peers, over IPv4 or IPv6.
 //
 // The protocol is the pure state machine of package vrrp; this package is
-// the thin I/O layer around it: a raw IPv4 socket for protocol 112
-// (multicast 224.0.0.18 or unicast peers), netlink for the addresses and the
-// link state, an AF_PACKET socket for gratuitous ARP, the local proxy health
-// check, the --notify command and Prometheus metrics. One goroutine (Run)
-// owns the machine; helpers feed it through channels.
+// the thin I/O layer around it: a raw socket for IP protocol 112 (multicast
+// 224.0.0.18 / ff02::12, or unicast peers), netlink for the addresses and
+// the link state, gratuitous ARP (IPv4, AF_PACKET) or unsolicited neighbour
+// advertisements (IPv6), the local proxy health check, the --notify command
+// and Prometheus metrics. One goroutine (Run) owns the machine; helpers feed
+// it through channels. The I/O seams are small interfaces (packetConn,
+// addrManager, announcer) so the glue is unit-tested with fakes.
 package vip
 
 import (
