@@ -112,3 +112,14 @@ func FuzzParseCheck(f *testing.F) {
 		}
 	})
 }
+
+func TestNAMessage(t *testing.T) {
+	mac := net.HardwareAddr{0x02, 0x11, 0x22, 0x33, 0x44, 0x55}
+	got := hex.EncodeToString(naMessage(mac, netip.MustParseAddr("fd00:213::100")))
+	want := "88" + "00" + "0000" + "20000000" + // type 136, code 0, checksum (kernel), Override
+		"fd000213000000000000000000000100" + // target
+		"0201" + "021122334455" // option: target link-layer address
+	if got != want {
+		t.Fatalf("naMessage = %s, want %s", got, want)
+	}
+}
