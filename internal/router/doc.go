@@ -11,11 +11,11 @@
 //     variables, temporary tables, session settings and multi-statements.
 //     Strings, quoted identifiers and comments never fool it; /*! ... */ and
 //     /*M! ... */ executable comments are read as code.
-//   - Router: one per proxy. Built by New(Config, Registerer, Logger) (use
-//     FromConfig for the Config); holds the
-//     policy (users' default routes, query rules, causal-read mode), the
-//     replica balancer (outstanding statements per replica), the digest
-//     Stats table and the proxy-wide GTID high-water mark. Reload swaps the
+//   - Router: one per proxy. Built by New(Config, Registerer, Logger), the
+//     Config from FromConfig; holds the policy (users' default routes,
+//     query rules, causal-read mode), the replica balancer (outstanding
+//     statements per replica), the digest Stats table and the proxy-wide
+//     GTID high-water mark. Reload swaps the
 //     policy atomically (the proxy calls it on SIGHUP). Safe for concurrent
 //     use.
 //   - Session: one per client connection, from Router.NewSession. It keeps
