@@ -34,7 +34,6 @@ func (s *session) login() error {
 		u, ok := cfg.Users[name]
 		return u.Cred, ok
 	})
-	s.nc = s.c.NetConn() // the TLS connection after an upgrade
 	if errors.Is(err, mysqlwire.ErrAuthFailed) {
 		s.srv.m.errors.WithLabelValues("access_denied").Inc()
 		_ = s.c.WriteError(s.accessDenied(lg.Response.User, len(lg.Response.AuthData) > 0))

@@ -29,7 +29,7 @@ const (
 type session struct {
 	srv  *Server
 	id   uint32
-	nc   net.Conn
+	nc   net.Conn // the TCP connection (under TLS, if upgraded); deadlines and Close apply to both
 	c    *mysqlwire.Conn
 	host string
 	log  *slog.Logger
