@@ -9,12 +9,12 @@ import (
 // Status reports the cluster as the engine sees it.
 func (e *Engine) Status() topology.Status {
 	e.mu.Lock()
-	st, obs, health := e.st.clone(), e.obs, e.health
+	st, obs, health, failovers := e.st.clone(), e.obs, e.health, e.failovers
 	e.mu.Unlock()
 	s := topology.Status{
 		Cluster: e.cfg.Cluster, Epoch: st.Epoch, Primary: st.Primary, SemiSync: st.SemiSync,
 		Operation: st.Op, Health: string(health.Health), AutoFailover: e.cfg.AutoFailover,
-		LastFailover: st.LastFailover,
+		LastFailover: st.LastFailover, Failovers: failovers,
 	}
 	if st.Primary == "" {
 		s.Health = "none"

@@ -15,10 +15,12 @@ type Status struct {
 	Health string `json:"health"`
 	// AutoFailover reports whether automatic failover is on; BlockedUntil,
 	// when in the future, is the end of the anti-flap block.
-	AutoFailover bool         `json:"auto_failover"`
-	BlockedUntil time.Time    `json:"blocked_until,omitzero"`
-	LastFailover time.Time    `json:"last_failover,omitzero"`
-	Nodes        []NodeStatus `json:"nodes"`
+	AutoFailover bool      `json:"auto_failover"`
+	BlockedUntil time.Time `json:"blocked_until,omitzero"`
+	LastFailover time.Time `json:"last_failover,omitzero"`
+	// Failovers counts failovers this manager process completed.
+	Failovers int          `json:"failovers"`
+	Nodes     []NodeStatus `json:"nodes"`
 }
 
 // NodeStatus is one server in a Status.
