@@ -216,7 +216,7 @@ func (r *Relay) results() error {
 // reports whether more results follow.
 func (r *Relay) resultSet(n int, p []byte) (bool, error) {
 	ncol, _, _, err := readLenenc(p)
-	if err != nil || ncol == 0 || ncol > 4096 {
+	if err != nil || ncol == 0 || ncol > 1<<16 {
 		return false, fmt.Errorf("column count: %w", ErrMalformed)
 	}
 	if err := r.forward(n); err != nil {
