@@ -34,6 +34,7 @@ func (m *managerFlags) client() (*manager.Client, error) {
 func newStatusCmd() *cobra.Command {
 	var mf managerFlags
 	var asJSON bool
+	var events int
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the topology: roles, lag and health of every server",
@@ -52,11 +53,19 @@ func newStatusCmd() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(st)
 			}
-			return manager.WriteStatus(cmd.OutOrStdout(), st)
+			if err := manager.WriteStatus(cmd.OutOrStdout(), st); err != nil || events <= 0 {
+				return err
+			}
+			evs, err := c.Events(cmd.Context(), 0)
+			if err != nil {
+				return err
+			}
+			return manager.WriteEvents(cmd.OutOrStdout(), evs[max(0, len(evs)-events):])
 		},
 	}
 	mf.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().IntVar(&events, "events", 0, "also print the last N manager events")
 	return cmd
 }
 

@@ -70,7 +70,7 @@ func (e *Engine) failover(ctx context.Context, reason, want string, manual bool)
 	e.event("promoted", to, fmt.Sprintf("epoch %d: %s is the primary; writes released", st.Epoch, to),
 		map[string]string{"epoch": fmt.Sprint(st.Epoch), "fork_gtid": fork})
 	if err := waitFence(fenced, e.cfg.ActionTimeout); err != nil {
-		e.event("fence", from, "old primary not fenced yet (it will be fenced when it answers): "+err.Error(), nil)
+		e.event("fence", from, "old primary not fenced yet (it will be fenced when it answers): "+oneLine(err), nil)
 	}
 	res.Took = time.Since(t0)
 	e.event("failover_done", to, fmt.Sprintf("failover %s -> %s done in %v", from, to, res.Took.Round(time.Millisecond)),
@@ -175,6 +175,9 @@ func (e *Engine) fenceAsync(ctx context.Context, name string) chan error {
 	return ch
 }
 
+// oneLine joins a multi-line (errors.Join) error into one line.
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
 func waitFence(ch <-chan error, d time.Duration) error {
 	select {
 	case err := <-ch:
@@ -246,7 +249,11 @@ func (e *Engine) promoteFirst(ctx context.Context, semiSync bool, ch Choice, sta
 			errs = append(errs, err)
 			continue
 		}
-		e.event("detached", name, "replication stopped and reset; semi-sync primary side on", map[string]string{"took_ms": fmt.Sprint(time.Since(pstart).Milliseconds())})
+		msg := "replication stopped and reset"
+		if semiSync {
+			msg += "; semi-sync primary side on"
+		}
+		e.event("detached", name, msg, map[string]string{"took_ms": fmt.Sprint(time.Since(pstart).Milliseconds())})
 		return name, fork, warns, nil
 	}
 	return "", "", warns, errors.Join(errs...)

@@ -154,6 +154,21 @@ func WriteStatus(w io.Writer, st topology.Status) error {
 	return err
 }
 
+// WriteEvents prints events one a line: time, milliseconds since the start
+// of the operation they belong to, kind, node and message.
+func WriteEvents(w io.Writer, evs []topology.Event) error {
+	b := &strings.Builder{}
+	for _, e := range evs {
+		since := ""
+		if e.Since > 0 {
+			since = fmt.Sprintf("+%dms", e.Since.Milliseconds())
+		}
+		fmt.Fprintf(b, "%s %8s %-16s %-5s %s\n", e.Time.Format("15:04:05.000"), since, e.Kind, e.Node, e.Message)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
 func nodeLine(n topology.NodeStatus) string {
 	health := "up"
 	if !n.Up {
