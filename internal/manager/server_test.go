@@ -130,3 +130,19 @@ func TestWriteStatusTree(t *testing.T) {
 		t.Fatalf("got\n%s\nwant header, db2, └─ db3 under it, then db1 with its note", b.String())
 	}
 }
+
+func TestWriteEvents(t *testing.T) {
+	var b bytes.Buffer
+	at := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	err := WriteEvents(&b, []topology.Event{
+		{Time: at, Kind: "dead", Node: "db1", Message: "primary is dead"},
+		{Time: at, Kind: "promoted", Node: "db2", Message: "epoch 3", Since: 14 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], "+14ms") || !strings.Contains(lines[1], "promoted") || strings.Contains(lines[0], "ms ") {
+		t.Fatalf("got\n%s", b.String())
+	}
+}
