@@ -74,8 +74,15 @@ func run(o options) error {
 		if err != nil {
 			return err
 		}
-		o.dir = d // kept on failure for its logs; removed by the trials on success
+		o.dir = d // kept on failure for a failed trial's logs
 	}
+	if err := trials(o); err != nil {
+		return err
+	}
+	return os.RemoveAll(o.dir)
+}
+
+func trials(o options) error {
 	var rows []result
 	for i := range o.trials {
 		r, err := failoverTrial(o, i)
