@@ -69,7 +69,8 @@ func main() {
 }
 
 func run(o options) error {
-	if o.dir == "" {
+	made := o.dir == ""
+	if made {
 		d, err := os.MkdirTemp("", "vigil-bench-failover-")
 		if err != nil {
 			return err
@@ -79,7 +80,10 @@ func run(o options) error {
 	if err := trials(o); err != nil {
 		return err
 	}
-	return os.RemoveAll(o.dir)
+	if made {
+		return os.RemoveAll(o.dir)
+	}
+	return nil
 }
 
 func trials(o options) error {
