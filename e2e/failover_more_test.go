@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -114,8 +115,9 @@ func TestSIGSTOPThroughProxyWritesOnlyToNewPrimary(t *testing.T) {
 // A primary killed under semi-sync write load may hold transactions in its
 // binlog that no replica acknowledged (AFTER_SYNC: written, never
 // confirmed to a client). Restarted with --init-rpl-role=SLAVE, MariaDB
-// truncates that tail, and the manager rejoins it as a replica; the test
-// adds the option to db1's my.cnf, as production configs should.
+// truncates that tail, and the manager rejoins it as a replica; the sandbox
+// writes the option into every semi-sync server's my.cnf, as production
+// configs should.
 func TestCrashedSemiSyncPrimaryRejoinsWithInitRplRoleSlave(t *testing.T) {
 	t.Parallel()
 	c := sandboxtest.New(t, sandbox.Options{Replicas: 2, SemiSync: true})
@@ -130,15 +132,12 @@ func TestCrashedSemiSyncPrimaryRejoinsWithInitRplRoleSlave(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	cancel()
 	wg.Wait()
-	cnf := c.Node("db1").ConfigFile
-	f, err := os.OpenFile(cnf, os.O_APPEND|os.O_WRONLY, 0)
+	cnf, err := os.ReadFile(c.Node("db1").ConfigFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.WriteString("init-rpl-role = SLAVE\n")
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
+	if !strings.Contains(string(cnf), "init-rpl-role = SLAVE") {
+		t.Fatalf("db1's my.cnf lacks init-rpl-role = SLAVE:\n%s", cnf)
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer scancel()

@@ -117,6 +117,10 @@ func (n *Node) myCnf(semiSync bool) string {
 		w("rpl-semi-sync-slave-enabled", "ON")
 		w("rpl-semi-sync-master-wait-point", "AFTER_SYNC")
 		w("rpl-semi-sync-master-timeout", "3600000")
+		// After a crash, recover as a replica: binlog transactions that no
+		// replica acknowledged (never confirmed to a client under
+		// AFTER_SYNC) are truncated, so the old primary can rejoin.
+		w("init-rpl-role", "SLAVE")
 	}
 	return b.String()
 }
