@@ -91,7 +91,9 @@ func (b *balancer) candidates(snap *topology.Snapshot, flavor string) []candidat
 // pick chooses a replica for a read. prefer (the session's current
 // replica) is kept while it fits. With a non-empty need, replicas whose
 // position covers it come first; covered says whether the chosen one does.
-// ok is false when no replica fits at all.
+// ok is false when no replica fits at all. A new choice takes the fitting
+// replica with the fewest outstanding statements per weight; ties rotate
+// (the rotation advances only on new choices, so sessions alternate).
 func (b *balancer) pick(snap *topology.Snapshot, cfg *Config, prefer string, need Position) (name string, covered, ok bool) {
 	if snap == nil {
 		return "", false, false
@@ -100,35 +102,57 @@ func (b *balancer) pick(snap *topology.Snapshot, cfg *Config, prefer string, nee
 	fits := func(c *candidate) bool {
 		return c.usable && !c.primary && c.lag >= 0 && c.lag <= cfg.MaxReplicaLag
 	}
-	var best, bestCovered *candidate
-	start := int(b.rr.Add(1) % uint64(max(len(cands), 1)))
+	covers := func(c *candidate) bool {
+		return need.IsZero() || c.pos.Covers(need) || b.confirmed(c.name, need)
+	}
+	preferFits := false
 	for k := range cands {
-		c := &cands[(start+k)%len(cands)]
-		if !fits(c) {
-			continue
+		if c := &cands[k]; c.name == prefer && fits(c) {
+			if covers(c) {
+				return c.name, true, true
+			}
+			preferFits = true
 		}
-		cov := need.IsZero() || c.pos.Covers(need) || b.confirmed(c.name, need)
-		if c.name == prefer && cov {
-			return c.name, true, true
+	}
+	n := 0
+	for k := range cands {
+		if fits(&cands[k]) {
+			n++
 		}
-		if best == nil || less(c, best) {
-			best = c
-		}
-		if cov && (bestCovered == nil || less(c, bestCovered)) {
-			bestCovered = c
+	}
+	if n == 0 {
+		return "", false, false
+	}
+	// Visit the n fitting replicas starting at a rotating offset, so that
+	// ties go to each in turn.
+	off := int(b.rr.Add(1) % uint64(n))
+	var best, bestCovered *candidate
+	for pass := 0; pass < 2; pass++ {
+		fi := 0
+		for k := range cands {
+			c := &cands[k]
+			if !fits(c) {
+				continue
+			}
+			visit := (pass == 0) == (fi >= off)
+			fi++
+			if !visit {
+				continue
+			}
+			if best == nil || less(c, best) {
+				best = c
+			}
+			if (bestCovered == nil || less(c, bestCovered)) && covers(c) {
+				bestCovered = c
+			}
 		}
 	}
 	switch {
 	case bestCovered != nil:
 		return bestCovered.name, true, true
+	case preferFits:
+		return prefer, false, true // wait on the session's own replica
 	case best != nil:
-		if best.name != prefer {
-			for k := range cands {
-				if cands[k].name == prefer && fits(&cands[k]) {
-					return prefer, false, true
-				}
-			}
-		}
 		return best.name, false, true
 	}
 	return "", false, false

@@ -603,3 +603,21 @@ func TestFailedWaitMarksReplicaBehind(t *testing.T) {
 		t.Errorf("other session, replica just failed a wait: %v/%v, want primary/causal", db.Target, db.Reason)
 	}
 }
+
+func TestNewSessionsAlternateReplicas(t *testing.T) {
+	r := newTestRouter(t, Config{})
+	snap := testSnap()
+	count := map[string]int{}
+	for i := 0; i < 16; i++ {
+		s := r.NewSession("u", "")
+		for k := 0; k < 3; k++ { // later reads of a session do not move the rotation
+			d := run(s, snap, "SELECT 1", ac, "")
+			if k == 0 {
+				count[d.Backend]++
+			}
+		}
+	}
+	if count["db2"] != 8 || count["db3"] != 8 {
+		t.Errorf("16 idle new sessions went to %v, want 8 and 8", count)
+	}
+}
