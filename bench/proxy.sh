@@ -3,7 +3,8 @@
 # oltp_read_only, text protocol (--db-ps-mode=disable, how Moodle talks) and
 # prepared statements, at several thread counts, against the same sandbox
 # server directly, through `vigil proxy`, and through HAProxy in TCP mode,
-# interleaved in one run. Prints transactions/s, the ratio to direct, and
+# interleaved in one run (the proxy that runs first after direct alternates
+# from cell to cell). Prints transactions/s, the ratio to direct, and
 # p95 latency. Then opens IDLE client sessions to the proxy and reports its
 # RSS.
 #
@@ -84,13 +85,22 @@ run() {
 
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs, ${DUR}s per run, MariaDB $(mariadb --version | awk '{print $5}')"
 printf '%-18s %-8s %4s | %10s %8s | %10s %6s %8s | %10s %6s %8s\n' test ps thr direct p95ms vigil ratio p95ms haproxy ratio p95ms
+cell=0
 for round in $(seq "$ROUNDS"); do
 for test in $TESTS; do
 	for ps in $PSMODES; do
 		for thr in $THREADS; do
+			# Alternate which proxy runs right after direct, so that neither
+			# always inherits the same machine state.
+			cell=$((cell + 1))
 			read -r d dp < <(run direct "$DB_PORT" "$test" "$ps" "$thr")
-			read -r v vp < <(run vigil "$VPORT" "$test" "$ps" "$thr")
-			read -r x xp < <(run haproxy "$XPORT" "$test" "$ps" "$thr")
+			if [ $((cell % 2)) -eq 1 ]; then
+				read -r v vp < <(run vigil "$VPORT" "$test" "$ps" "$thr")
+				read -r x xp < <(run haproxy "$XPORT" "$test" "$ps" "$thr")
+			else
+				read -r x xp < <(run haproxy "$XPORT" "$test" "$ps" "$thr")
+				read -r v vp < <(run vigil "$VPORT" "$test" "$ps" "$thr")
+			fi
 			printf '%-18s %-8s %4s | %10.0f %8s | %10.0f %6.2f %8s | %10.0f %6.2f %8s\n' "$test" "$ps" "$thr" \
 				"$d" "$dp" "$v" "$(echo "$v / ($d + 0.0001)" | bc -l)" "$vp" \
 				"$x" "$(echo "$x / ($d + 0.0001)" | bc -l)" "$xp"

@@ -189,10 +189,10 @@ func (s *session) tryPrimary(snap *topology.Snapshot) (*backend, bool, error) {
 	if s.prim == nil {
 		b, err := s.open(node)
 		if err != nil {
-			if isSQLError(err) {
+			if isLoginRefusal(err) {
 				return nil, false, err
 			}
-			s.log.Debug("primary not reachable", "primary", node.Name, "err", err)
+			s.log.Debug("primary not usable yet", "primary", node.Name, "err", err)
 			return nil, true, nil
 		}
 		s.setPrim(b)
@@ -213,9 +213,32 @@ func (s *session) tryPrimary(snap *topology.Snapshot) (*backend, bool, error) {
 		s.prim.writable, s.prim.epoch = true, snap.Epoch
 	}
 	if err := s.sync(s.prim); err != nil {
-		return nil, false, err
+		if isSQLError(err) {
+			return nil, false, err
+		}
+		pinned := s.pinned()
+		s.dropPrim(true)
+		if pinned {
+			return nil, false, lostError(mysqlwire.CrServerLost, "Lost connection to server %s", node.Name)
+		}
+		return nil, true, nil
 	}
 	return s.prim, false, nil
+}
+
+// isLoginRefusal reports whether err is the server refusing this user or
+// schema (which waiting will not fix), as opposed to a server that is
+// down, starting, shutting down or full.
+func isLoginRefusal(err error) bool {
+	var se *mysqlwire.SQLError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Number {
+	case mysqlwire.ErAccessDenied, 1044, 1049, 1698, 1227:
+		return true
+	}
+	return false
 }
 
 // checkWritable asks b whether its server is read-only, and makes sure the
