@@ -13,11 +13,14 @@
 #   VIGIL_VIP_BENCH_IMPLS="vigil keepalived"
 #   VIGIL_VIP_BENCH_FAULTS="kill linkdown partition"
 #   VIGIL_VIP_BENCH_INTERVALS="100ms 1s"
+#   SOAK=60s                        then a no-fault soak at 100ms adverts
+#                                   counting false takeovers (SOAK=0: skip)
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
 	echo "bench/vip.sh: needs root (network namespaces)" >&2
 	exit 1
 fi
-VIGIL_VIP_BENCH="${TRIALS:-10}" go test -count=1 -timeout 120m -run '^TestBenchFailover$' -v ./internal/vip/e2e/ |
+VIGIL_VIP_BENCH="${TRIALS:-10}" VIGIL_VIP_SOAK="${SOAK:-60s}" \
+	go test -count=1 -timeout 120m -run '^TestBench(Failover|Soak)$' -v ./internal/vip/e2e/ |
 	grep --line-buffered -v -e '^=== ' -e '^ *--- PASS' -e '^PASS$' -e '^ok '

@@ -48,6 +48,7 @@ type speakerOpts struct {
 	interval  time.Duration
 	nopreempt bool
 	unicast   string // peer address; "" for multicast
+	noCheck   bool   // vigil without --check (keepalived has no check either)
 	extra     []string
 }
 
@@ -68,8 +69,10 @@ func (l *lab) start(host, name string, args ...string) *proc {
 // startVigil runs `vigil vip` on host h (a or b) checking its service.
 func (l *lab) startVigil(h string, o speakerOpts) *proc {
 	args := []string{vigilBin, "vip", "--interface", "eth0", "--vrid", "213",
-		"--priority", strconv.Itoa(o.prio), "--vip", l.vipCIDR(), "--advert-interval", o.interval.String(),
-		"--check", fmt.Sprintf("tcp:127.0.0.1:%d", svcPort), "--check-interval", "50ms", "--check-timeout", "200ms"}
+		"--priority", strconv.Itoa(o.prio), "--vip", l.vipCIDR(), "--advert-interval", o.interval.String()}
+	if !o.noCheck {
+		args = append(args, "--check", fmt.Sprintf("tcp:127.0.0.1:%d", svcPort), "--check-interval", "50ms", "--check-timeout", "200ms")
+	}
 	if o.nopreempt {
 		args = append(args, "--nopreempt")
 	}
