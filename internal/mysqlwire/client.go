@@ -64,6 +64,7 @@ func Dial(ctx context.Context, cfg DialConfig) (*ClientConn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	nc = Direct(nc)
 	deadline, _ := ctx.Deadline()
 	_ = nc.SetDeadline(deadline)
 	cc, err := login(NewClientConn(nc), cfg)

@@ -140,6 +140,7 @@ func (s *Server) accept(nc net.Conn) {
 		_ = tc.SetNoDelay(true)
 		_ = tc.SetKeepAlive(true)
 	}
+	nc = mysqlwire.Direct(nc)
 	id := s.nextID.Add(1)
 	sess := newSession(s, id, nc)
 	s.mu.Lock()
