@@ -36,13 +36,13 @@ func normalizeInto(dst, sql []byte) ([]byte, uint64) {
 			break
 		}
 		if t.kind == tokLParen && literalList(&l) {
-			dst = appendSep(dst, prev, t)
+			dst = appendSep(dst, sql, prev, t)
 			dst = append(dst, "(...)"...)
 			skipLiteralLists(&l)
 			prev = token{kind: tokRParen}
 			continue
 		}
-		dst = appendSep(dst, prev, t)
+		dst = appendSep(dst, sql, prev, t)
 		switch t.kind {
 		case tokString, tokNumber, tokParam:
 			dst = append(dst, '?')
@@ -66,7 +66,8 @@ func normalizeInto(dst, sql []byte) ([]byte, uint64) {
 }
 
 // appendSep adds one space between tokens where SQL needs or shows one.
-func appendSep(dst []byte, prev, t token) []byte {
+// prev's bytes are in sql.
+func appendSep(dst, sql []byte, prev, t token) []byte {
 	if len(dst) == 0 {
 		return dst
 	}
@@ -78,11 +79,23 @@ func appendSep(dst []byte, prev, t token) []byte {
 	case tokRParen, tokComma, tokDot, tokSemi:
 		return dst
 	case tokLParen:
-		if prev.kind == tokWord {
-			return dst
+		if prev.kind == tokWord && !spacedBeforeParen(sql[prev.start:prev.end]) {
+			return dst // a function call: f(
 		}
 	}
 	return append(dst, ' ')
+}
+
+// spacedBeforeParen reports keywords that a "(" follows as an operand, not
+// as a call: IN (...), VALUES (...), AS (SELECT ...).
+func spacedBeforeParen(w []byte) bool {
+	for _, k := range [...]string{"IN", "VALUES", "VALUE", "AS", "ON", "USING", "EXISTS", "AND", "OR",
+		"NOT", "FROM", "JOIN", "WHERE", "SELECT", "INTO", "UNION", "ALL", "ANY", "SOME", "SET"} {
+		if eqFold(w, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // literalList reports whether the tokens after "(" (not consumed) are
