@@ -23,4 +23,4 @@ if [ "$(id -u)" != 0 ]; then
 fi
 VIGIL_VIP_BENCH="${TRIALS:-10}" VIGIL_VIP_SOAK="${SOAK:-60s}" \
 	go test -count=1 -timeout 120m -run '^TestBench(Failover|Soak)$' -v ./internal/vip/e2e/ |
-	grep --line-buffered -v -e '^=== ' -e '^ *--- PASS' -e '^PASS$' -e '^ok '
+	grep --line-buffered -v -e '^=== ' -e '^ *--- \(PASS\|SKIP\)' -e '^PASS$' -e '^ok '

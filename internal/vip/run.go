@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -106,6 +107,10 @@ func (ss *session) loop(ctx context.Context, pkts <-chan packet, links <-chan ne
 			ss.exec(ss.machine.Stop(time.Now()), "shutdown")
 			return nil
 		case <-timer.C:
+			// Adverts that arrived while this goroutine was not scheduled
+			// come first: a late wake-up must not become a false takeover.
+			runtime.Gosched()
+			ss.drain(pkts)
 			ss.exec(ss.machine.Tick(time.Now()), "master down timer expired")
 		case p := <-pkts:
 			ss.handlePacket(p)
@@ -175,6 +180,18 @@ func (ss *session) newChecker() *checker {
 	c, _ := ParseCheck(ss.cfg.Check) // validated by New
 	return &checker{check: c, interval: ss.cfg.CheckInterval, timeout: ss.cfg.CheckTimeout,
 		fall: ss.cfg.CheckFall, rise: ss.cfg.CheckRise}
+}
+
+// drain handles the packets already queued, without blocking.
+func (ss *session) drain(pkts <-chan packet) {
+	for {
+		select {
+		case p := <-pkts:
+			ss.handlePacket(p)
+		default:
+			return
+		}
+	}
 }
 
 // readLoop copies received packets to out until the socket is closed.
