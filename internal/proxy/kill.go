@@ -68,6 +68,11 @@ func (s *session) comProcessKill(p []byte) bool {
 func (s *session) kill(k killRequest) bool {
 	target := s.srv.session(k.id)
 	if target == nil {
+		// Applications that KILL what CONNECTION_ID() told them name a
+		// backend thread: find the session that uses it.
+		target = s.srv.sessionByThread(k.id, s.user)
+	}
+	if target == nil {
 		return s.writeErr(mysqlwire.Errorf(mysqlwire.ErNoSuchThread, "HY000", "Unknown thread id: %d", k.id))
 	}
 	if target.userName() != s.user {
@@ -118,4 +123,26 @@ func (s *session) killBackends(target *session) {
 		}
 		c.Close()
 	}
+}
+
+// sessionByThread returns a session of user with a backend connection
+// whose server thread id is thread, or nil.
+func (s *Server) sessionByThread(thread uint32, user string) *session {
+	s.mu.Lock()
+	sessions := make([]*session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range sessions {
+		sess.mu.Lock()
+		match := sess.user == user &&
+			((sess.prim != nil && sess.prim.conn.Greeting.ConnID == thread) ||
+				(sess.repl != nil && sess.repl.conn.Greeting.ConnID == thread))
+		sess.mu.Unlock()
+		if match {
+			return sess
+		}
+	}
+	return nil
 }

@@ -127,6 +127,21 @@ func TestKill(t *testing.T) {
 	if _, err := victim.Query("SELECT 1"); err != nil {
 		t.Fatalf("session after KILL QUERY: %v", err)
 	}
+	// KILL QUERY of the id CONNECTION_ID() returned (a backend thread).
+	rows, err := victim.Query("SELECT CONNECTION_ID()")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, err := victim.Query("SELECT /* vigil:primary */ SLEEP(20)"); done <- err }()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := killer.Exec("KILL QUERY " + rows[0][0].String); err != nil {
+		t.Fatalf("KILL QUERY of the backend thread id: %v", err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("KILL QUERY of the backend thread id did not stop the statement")
+	}
 	if _, err := killer.Exec("KILL 999999"); err == nil {
 		t.Error("KILL of an unknown id succeeded")
 	} else if se := new(mysqlwire.SQLError); !errors.As(err, &se) || se.Number != mysqlwire.ErNoSuchThread {
