@@ -30,7 +30,9 @@ func (s *session) comQuery(p []byte) bool {
 	st := router.Classify(sql)
 	snap, _ := s.srv.src.Current()
 	d := s.rs.Route(st, sql, snap)
+	s.routed = true
 	res, err := s.runRouted(d, p, snap)
+	s.routed = false
 	res.Duration = time.Since(start)
 	s.rs.Observe(res)
 	s.srv.m.observe(res.Target.String(), start)

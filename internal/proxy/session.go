@@ -51,6 +51,7 @@ type session struct {
 	stmts    map[uint32]*stmt // prepared statements by client-visible id
 	relay    mysqlwire.Relay
 	cur      *backend // backend of the running statement
+	routed   bool     // between router Route and Observe
 	draining bool
 
 	mu   sync.Mutex // guards prim and repl for readers on other goroutines
@@ -265,6 +266,9 @@ func (s *session) track(sc mysqlwire.StateChange) {
 	case mysqlwire.TrackSystemVariables:
 		if bytes.Equal(sc.Name, lastGTIDName) {
 			s.gtid = append(s.gtid[:0], sc.Value...)
+			if s.routed {
+				s.rs.NoteGTID(s.gtid) // before the OK reaches the client
+			}
 		}
 	}
 }

@@ -90,6 +90,8 @@ func (s *session) comExecute(p []byte) bool {
 	}
 	snap, _ := s.srv.src.Current()
 	d := s.rs.Route(cls, st.sql, snap)
+	s.routed = true
+	defer func() { s.routed = false }()
 	var res router.Result
 	var err error
 	if d.Target == router.TargetReplica {
