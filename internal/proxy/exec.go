@@ -53,6 +53,7 @@ func (s *session) failed(b *backend, err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		s.srv.m.backendErrors.WithLabelValues(b.node, "timeout").Inc()
 		s.forget(b, true)
+		s.killQuery(b.conn.Addr, b.conn.Greeting.ConnID) // stop the server's work too
 		qt := s.srv.config().QueryTimeout
 		if pinned {
 			s.status = mysqlwire.StatusAutocommit

@@ -109,19 +109,24 @@ func (s *session) killBackends(target *session) {
 		}
 	}
 	target.mu.Unlock()
-	cfg := s.srv.config()
 	for _, v := range vs {
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.ConnectTimeout)
-		c, err := mysqlwire.Dial(ctx, mysqlwire.DialConfig{Addr: v.addr, User: cfg.Admin.User, Password: cfg.Admin.Password})
-		cancel()
-		if err != nil {
-			s.log.Warn("KILL QUERY: cannot reach server", "addr", v.addr, "err", err)
-			continue
-		}
-		if _, err := c.Exec(fmt.Sprintf("KILL QUERY %d", v.thread)); err != nil {
-			s.log.Debug("KILL QUERY on backend", "addr", v.addr, "thread", v.thread, "err", err)
-		}
-		c.Close()
+		s.killQuery(v.addr, v.thread)
+	}
+}
+
+// killQuery runs KILL QUERY thread on the server at addr as the admin user.
+func (s *session) killQuery(addr string, thread uint32) {
+	cfg := s.srv.config()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ConnectTimeout)
+	c, err := mysqlwire.Dial(ctx, mysqlwire.DialConfig{Addr: addr, User: cfg.Admin.User, Password: cfg.Admin.Password})
+	cancel()
+	if err != nil {
+		s.log.Warn("KILL QUERY: cannot reach server", "addr", addr, "err", err)
+		return
+	}
+	defer c.Close()
+	if _, err := c.Exec(fmt.Sprintf("KILL QUERY %d", thread)); err != nil {
+		s.log.Debug("KILL QUERY on backend", "addr", addr, "thread", thread, "err", err)
 	}
 }
 

@@ -224,4 +224,9 @@ func TestQueryTimeout(t *testing.T) {
 	if err := db.QueryRow("SELECT 8").Scan(&v); err != nil || v != 8 {
 		t.Errorf("session after a timeout: %v", err)
 	}
+	admin := h.open(h.c.AdminDSN("db1"))
+	var n int
+	if err := admin.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(5)%'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("timed-out statement still running on the server: %d (%v)", n, err)
+	}
 }
