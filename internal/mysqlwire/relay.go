@@ -67,7 +67,11 @@ type Relay struct {
 	ClientCaps uint32
 	// Track, if set, is called for every session state change in the
 	// server's OK packets. Its argument aliases the read buffer.
-	Track   func(StateChange)
+	Track func(StateChange)
+	// StmtID, if not zero, replaces the statement id of a COM_STMT_PREPARE
+	// answer on its way to the client (the proxy numbers statements itself;
+	// Summary.StmtID keeps the server's).
+	StmtID  uint32
 	scratch []byte
 	sum     Summary
 }
@@ -370,6 +374,10 @@ func (r *Relay) prepare() error {
 	r.sum.Columns = binary.LittleEndian.Uint16(p[5:])
 	r.sum.Params = binary.LittleEndian.Uint16(p[7:])
 	r.sum.Warnings = binary.LittleEndian.Uint16(p[10:])
+	if r.StmtID != 0 {
+		// p aliases the read buffer, which forward copies from next.
+		binary.LittleEndian.PutUint32(p[1:], r.StmtID)
+	}
 	if err := r.forward(n); err != nil {
 		return err
 	}

@@ -110,6 +110,9 @@ func (s *session) setPrim(b *backend) {
 }
 
 func (s *session) setRepl(b *backend) {
+	if s.repl != nil && s.repl != b {
+		s.forgetStmts(s.repl)
+	}
 	s.mu.Lock()
 	s.repl = b
 	s.mu.Unlock()
@@ -123,7 +126,7 @@ func (s *session) dropPrim(broken bool) {
 		return
 	}
 	s.setPrim(nil)
-	clear(s.stmts) // their ids were the old primary connection's
+	s.forgetStmts(b)
 	if broken {
 		s.discard(b)
 	} else {

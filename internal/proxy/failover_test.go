@@ -184,3 +184,38 @@ func TestReadsDuringFailover(t *testing.T) {
 		t.Errorf("login and read took %v: held for a primary it does not need", d)
 	}
 }
+
+func TestPreparedStatementsSurviveFailover(t *testing.T) {
+	h := newHarness(t, 1, nil)
+	app := h.app()
+	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, "CREATE TABLE pf (id INT PRIMARY KEY)")
+	ins, err := db.Prepare("INSERT INTO pf VALUES (?)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ins.Close()
+	if _, err := ins.Exec(1); err != nil {
+		t.Fatal(err)
+	}
+	h.catchUp("db2")
+	h.admin("db2", "STOP SLAVE", "SET GLOBAL read_only = 0")
+	h.publish("db2")
+	if _, err := ins.Exec(2); err != nil {
+		t.Fatalf("prepared INSERT after the primary changed: %v", err)
+	}
+	// A statement prepared after the failover gets a fresh proxy id.
+	sel, err := db.Prepare("SELECT /* vigil:primary */ COUNT(*), @@server_id FROM pf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sel.Close()
+	var n, sid int
+	if err := sel.QueryRow().Scan(&n, &sid); err != nil || n != 2 {
+		t.Fatalf("rows on the new primary: %d (%v), want 2", n, err)
+	}
+	if want := serverID(t, h.open(h.directDSN("db2", app.User, app.Password, "", nil)), "db2"); sid != want {
+		t.Errorf("ran on server %d, want the new primary %d", sid, want)
+	}
+}

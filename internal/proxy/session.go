@@ -49,6 +49,7 @@ type session struct {
 	status   uint16           // last known server status flags
 	gtid     []byte           // last_gtid of the running statement
 	stmts    map[uint32]*stmt // prepared statements by client-visible id
+	nextStmt uint32           // the last statement id given to the client
 	relay    mysqlwire.Relay
 	cur      *backend // backend of the running statement
 	routed   bool     // between router Route and Observe

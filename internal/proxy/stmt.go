@@ -8,18 +8,18 @@ import (
 	"vigil/internal/router"
 )
 
-// stmt is a prepared statement of the session. The id the client sees is
-// the one the primary connection gave it; on other backends (replicas) it
-// is prepared lazily and its id there is kept in ids.
+// stmt is a prepared statement of the session. The client sees an id the
+// proxy assigned; the statement is prepared on each backend it runs on
+// (the primary at COM_STMT_PREPARE, replicas and a new primary after a
+// failover lazily), and ids maps each of those backends to its own id.
 type stmt struct {
 	sql    []byte
 	st     router.Statement
 	params uint16
-	prim   *backend            // where it was prepared (the primary connection)
-	ids    map[*backend]uint32 // backend-specific ids, prim included
+	ids    map[*backend]uint32 // backend-specific ids
 	typed  map[*backend]bool   // an EXECUTE that sent parameter types ran there
 	last   *backend            // backend of the last EXECUTE (for FETCH)
-	long   bool                // SEND_LONG_DATA went to the primary since the last EXECUTE
+	long   *backend            // where SEND_LONG_DATA went since the last EXECUTE
 }
 
 // Execute flags and offsets.
@@ -39,14 +39,18 @@ func unknownStmt(id uint32, cmd string) *mysqlwire.SQLError {
 	return mysqlwire.Errorf(1243, "HY000", "Unknown prepared statement handler (%d) given to %s", id, cmd)
 }
 
-// comPrepare prepares a statement on the primary and remembers its text
-// and classification.
+// comPrepare prepares a statement on the primary, gives it a proxy id and
+// remembers its text and classification.
 func (s *session) comPrepare(p []byte) bool {
 	b, err := s.primary()
 	if err != nil {
 		return s.answer(err)
 	}
+	s.nextStmt++
+	id := s.nextStmt
+	s.relay.StmtID = id
 	sum, err := s.exec(b, p, mysqlwire.RespPrepare)
+	s.relay.StmtID = 0
 	if err != nil {
 		return s.answer(err)
 	}
@@ -55,12 +59,36 @@ func (s *session) comPrepare(p []byte) bool {
 			s.stmts = map[uint32]*stmt{}
 		}
 		sql := append([]byte(nil), p[1:]...)
-		s.stmts[sum.StmtID] = &stmt{
-			sql: sql, st: router.Classify(sql), params: sum.Params, prim: b,
+		s.stmts[id] = &stmt{
+			sql: sql, st: router.Classify(sql), params: sum.Params,
 			ids: map[*backend]uint32{b: sum.StmtID}, typed: map[*backend]bool{},
 		}
 	}
 	return true
+}
+
+// prepareOn makes sure st is prepared on b (p, the EXECUTE about to run,
+// or nil). It fails when b has never seen the parameter types and p does
+// not carry them.
+func (s *session) prepareOn(st *stmt, b *backend, p []byte) error {
+	if _, ok := st.ids[b]; ok {
+		if p == nil || st.typed[b] || st.sendsTypes(p) {
+			return nil
+		}
+		return unknownStmt(0, "mysqld_stmt_execute")
+	}
+	if p != nil && !st.sendsTypes(p) {
+		return unknownStmt(0, "mysqld_stmt_execute")
+	}
+	rid, err := b.conn.Prepare(st.sql)
+	if err != nil {
+		if !isSQLError(err) {
+			s.forget(b, true)
+		}
+		return err
+	}
+	st.ids[b] = rid
+	return nil
 }
 
 // sendsTypes reports whether an EXECUTE packet carries parameter types.
@@ -82,10 +110,10 @@ func (s *session) comExecute(p []byte) bool {
 	}
 	start := time.Now()
 	if s.rs == nil {
-		return s.executeOn(st, p, s.stmtPrimary, start)
+		return s.executeOn(st, p, start)
 	}
 	cls := st.st
-	if st.long || p[5]&cursorReadOnly != 0 {
+	if st.long != nil || p[5]&cursorReadOnly != 0 {
 		cls.Flags |= router.FlagHintPrimary
 	}
 	snap, _ := s.srv.src.Current()
@@ -102,7 +130,7 @@ func (s *session) comExecute(p []byte) bool {
 		}
 	}
 	if d.Target == router.TargetPrimary {
-		b, perr := s.stmtPrimary(st)
+		b, perr := s.stmtPrimary(st, p)
 		if perr != nil {
 			res, err = errResult(router.TargetPrimary, "", perr), perr
 		} else {
@@ -119,9 +147,9 @@ func (s *session) comExecute(p []byte) bool {
 	return err == nil || s.answer(err)
 }
 
-// executeOn runs an EXECUTE on the backend pick returns (no router).
-func (s *session) executeOn(st *stmt, p []byte, pick func(*stmt) (*backend, error), start time.Time) bool {
-	b, err := pick(st)
+// executeOn runs an EXECUTE on the primary (no router).
+func (s *session) executeOn(st *stmt, p []byte, start time.Time) bool {
+	b, err := s.stmtPrimary(st, p)
 	if err != nil {
 		return s.answer(err)
 	}
@@ -130,14 +158,18 @@ func (s *session) executeOn(st *stmt, p []byte, pick func(*stmt) (*backend, erro
 	return err == nil || s.answer(err)
 }
 
-// stmtPrimary returns the primary connection if the statement lives there.
-func (s *session) stmtPrimary(st *stmt) (*backend, error) {
+// stmtPrimary returns the primary connection with st prepared on it
+// (again, after a failover).
+func (s *session) stmtPrimary(st *stmt, p []byte) (*backend, error) {
 	b, err := s.primary()
 	if err != nil {
 		return nil, err
 	}
-	if b != st.prim {
-		return nil, unknownStmt(st.ids[st.prim], "mysqld_stmt_execute")
+	if st.long != nil && st.long != b {
+		return nil, mysqlwire.Errorf(mysqlwire.CrServerLost, "HY000", "Lost connection to server during query (long data of the statement was lost)")
+	}
+	if err := s.prepareOn(st, b, p); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -150,20 +182,7 @@ func (s *session) stmtReplica(st *stmt, d router.Decision, p []byte) *backend {
 	if err != nil {
 		return nil
 	}
-	if _, ok := st.ids[b]; !ok {
-		if !st.sendsTypes(p) {
-			return nil // the replica would not know the parameter types
-		}
-		rid, err := b.conn.Prepare(st.sql)
-		if err != nil {
-			if !isSQLError(err) {
-				s.forget(b, true)
-			}
-			return nil
-		}
-		st.ids[b] = rid
-	}
-	if !st.typed[b] && !st.sendsTypes(p) {
+	if s.prepareOn(st, b, p) != nil || s.repl != b {
 		return nil
 	}
 	if d.WaitGTID != "" && !s.causalWait(b, d) {
@@ -179,7 +198,7 @@ func (s *session) runStmt(st *stmt, b *backend, p []byte, t router.Target) (rout
 	typed := st.sendsTypes(p)
 	sum, err := s.exec(b, p, mysqlwire.RespResult)
 	if err == nil {
-		st.last, st.long = b, false
+		st.last, st.long = b, nil
 		if typed {
 			st.typed[b] = true
 		}
@@ -207,11 +226,12 @@ func (s *session) comStmtReset(p []byte) bool {
 	if st == nil {
 		return s.answer(unknownStmt(id, "mysqld_stmt_reset"))
 	}
-	b, err := s.stmtPrimary(st)
+	st.long = nil
+	b, err := s.stmtPrimary(st, nil)
 	if err != nil {
 		return s.answer(err)
 	}
-	st.long = false
+	binary.LittleEndian.PutUint32(p[1:], st.ids[b])
 	_, err = s.exec(b, p, mysqlwire.RespOne)
 	return err == nil || s.answer(err)
 }
@@ -221,12 +241,17 @@ func (s *session) comStmtReset(p []byte) bool {
 func (s *session) comStmtSendLongData(p []byte) bool {
 	id, _ := stmtID(p)
 	st := s.stmts[id]
-	if st == nil || s.prim != st.prim {
+	if st == nil {
 		return true
 	}
-	st.long = true
-	if err := st.prim.conn.WriteCommand(p); err != nil {
-		s.forget(st.prim, true)
+	b, err := s.stmtPrimary(st, nil)
+	if err != nil {
+		return true // the EXECUTE that follows reports the problem
+	}
+	st.long = b
+	binary.LittleEndian.PutUint32(p[1:], st.ids[b])
+	if err := b.conn.WriteCommand(p); err != nil {
+		s.forget(b, true)
 	}
 	return true
 }
@@ -250,4 +275,19 @@ func (s *session) comStmtClose(p []byte) bool {
 		}
 	}
 	return true
+}
+
+// forgetStmts drops what the statements knew about b (closed or returned
+// to the pool).
+func (s *session) forgetStmts(b *backend) {
+	for _, st := range s.stmts {
+		delete(st.ids, b)
+		delete(st.typed, b)
+		if st.last == b {
+			st.last = nil
+		}
+		if st.long == b {
+			st.long = nil
+		}
+	}
 }
