@@ -24,7 +24,7 @@ type stmt struct {
 
 // Execute flags and offsets.
 const (
-	cursorReadOnly = 0x01
+	cursorFlags    = 0x07 // CURSOR_TYPE_READ_ONLY, FOR_UPDATE, SCROLLABLE
 	execHeaderLen  = 10 // command, id, flags, iteration count
 )
 
@@ -113,7 +113,7 @@ func (s *session) comExecute(p []byte) bool {
 		return s.executeOn(st, p, start)
 	}
 	cls := st.st
-	if st.long != nil || p[5]&cursorReadOnly != 0 {
+	if st.long != nil || p[5]&cursorFlags != 0 {
 		cls.Flags |= router.FlagHintPrimary
 	}
 	snap, _ := s.srv.src.Current()
