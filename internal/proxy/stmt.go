@@ -24,8 +24,8 @@ type stmt struct {
 
 // Execute flags and offsets.
 const (
-	cursorFlags    = 0x07 // CURSOR_TYPE_READ_ONLY, FOR_UPDATE, SCROLLABLE
-	execHeaderLen  = 10 // command, id, flags, iteration count
+	cursorFlags   = 0x07 // CURSOR_TYPE_READ_ONLY, FOR_UPDATE, SCROLLABLE
+	execHeaderLen = 10   // command, id, flags, iteration count
 )
 
 func stmtID(p []byte) (uint32, bool) {
