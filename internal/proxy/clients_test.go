@@ -126,6 +126,12 @@ $s = $m->prepare("SELECT v, d FROM php WHERE d > ?");
 $x = 0.0; $s->bind_param("d", $x); $s->execute(); $s->bind_result($v, $d);
 while ($s->fetch()) { echo "ps ", json_encode([$v, $d]), "\n"; }
 $s->close();
+$c = $m->prepare("SELECT id, v FROM php ORDER BY id");
+$c->attr_set(MYSQLI_STMT_ATTR_CURSOR_TYPE, MYSQLI_CURSOR_TYPE_READ_ONLY);
+$c->attr_set(MYSQLI_STMT_ATTR_PREFETCH_ROWS, 1);
+$c->execute(); $c->bind_result($cid, $cv);
+while ($c->fetch()) { echo "cursor ", json_encode([$cid, $cv]), "\n"; }
+$c->close();
 if (!$m->multi_query("SELECT 1; SELECT 2, 3")) { echo "multi_query error ", $m->errno, " ", $m->error, "\n"; }
 do { if ($r = $m->store_result()) { echo json_encode($r->fetch_all()), "\n"; $r->free(); } } while ($m->next_result());
 if (!$m->query("SELECT * FROM nope")) { echo "error ", $m->errno, " ", $m->error, "\n"; }
@@ -155,6 +161,9 @@ $st = $p->query("SELECT * FROM nope"); echo "pdo error ", json_encode($p->errorI
 	}
 	want := run(h.c.Node("db1").Addr)
 	got := run(h.addr)
+	if !strings.Contains(got, "cursor [") {
+		t.Errorf("no rows read through a server-side cursor:\n%s", got)
+	}
 	if got != want {
 		t.Errorf("through the proxy:\n%s\nwant:\n%s", got, want)
 	}
