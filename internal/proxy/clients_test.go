@@ -130,7 +130,7 @@ $c = $m->prepare("SELECT id, v FROM php ORDER BY id");
 $c->attr_set(MYSQLI_STMT_ATTR_CURSOR_TYPE, MYSQLI_CURSOR_TYPE_READ_ONLY);
 $c->attr_set(MYSQLI_STMT_ATTR_PREFETCH_ROWS, 1);
 $c->execute(); $c->bind_result($cid, $cv);
-while ($c->fetch()) { echo "cursor ", json_encode([$cid, $cv]), "\n"; }
+while ($c->fetch()) { echo "cursor ", json_encode([$cv]), "\n"; }
 $c->close();
 if (!$m->multi_query("SELECT 1; SELECT 2, 3")) { echo "multi_query error ", $m->errno, " ", $m->error, "\n"; }
 do { if ($r = $m->store_result()) { echo json_encode($r->fetch_all()), "\n"; $r->free(); } } while ($m->next_result());
