@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"vigil/internal/sandbox"
+	"vigil/internal/sandbox/sandboxtest"
 )
 
 func TestPortInUseIsNamed(t *testing.T) {
@@ -129,7 +130,7 @@ func TestInterruptedUpThenUpAgain(t *testing.T) {
 		}
 	}
 	c := up(t, opts)
-	if got := queryInt(t, openDB(t, c.AdminDSN("db2")), "SELECT 1"); got != 1 {
+	if got := sandboxtest.QueryInt(t, sandboxtest.OpenDB(t, c.AdminDSN("db2")), "SELECT 1"); got != 1 {
 		t.Errorf("after re-up: got %d", got)
 	}
 	if err := c.Destroy(); err != nil {
@@ -167,7 +168,7 @@ func TestUpAfterCrashMidBootstrap(t *testing.T) {
 	if newPID := c.PID("db1"); newPID == 0 || newPID == oldPID {
 		t.Errorf("db1 pid after re-up: got %d, want a new server (old %d)", newPID, oldPID)
 	}
-	if got := queryInt(t, openDB(t, c.AdminDSN("db2")), "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME='moodle'"); got != 1 {
+	if got := sandboxtest.QueryInt(t, sandboxtest.OpenDB(t, c.AdminDSN("db2")), "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME='moodle'"); got != 1 {
 		t.Errorf("moodle database on db2 after re-up: got %d, want 1", got)
 	}
 }

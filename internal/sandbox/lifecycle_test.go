@@ -10,6 +10,7 @@ import (
 
 	"vigil/internal/config"
 	"vigil/internal/sandbox"
+	"vigil/internal/sandbox/sandboxtest"
 )
 
 // TestLifecycle drives one cluster through the drills in order: replication,
@@ -21,13 +22,13 @@ func TestLifecycle(t *testing.T) {
 	opts := sandbox.Options{Dir: dir, Replicas: 2, PrimaryWritable: true}
 	c := up(t, opts)
 	app := c.App()
-	db1 := openDB(t, c.DSN("db1", app.User, app.Password, "moodle"))
+	db1 := sandboxtest.OpenDB(t, c.DSN("db1", app.User, app.Password, "moodle"))
 
 	t.Run("replication", func(t *testing.T) {
-		mustExec(t, db1, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+		sandboxtest.Exec(t, db1, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
 		for _, r := range []string{"db2", "db3"} {
-			waitReplicated(t, c, r)
-			if got := queryInt(t, openDB(t, c.AdminDSN(r)), "SELECT COUNT(*) FROM moodle.t"); got != 1 {
+			sandboxtest.WaitReplicated(t, c, 20*time.Second, "db1", r)
+			if got := sandboxtest.QueryInt(t, sandboxtest.OpenDB(t, c.AdminDSN(r)), "SELECT COUNT(*) FROM moodle.t"); got != 1 {
 				t.Errorf("%s: got %d rows, want 1", r, got)
 			}
 		}
@@ -39,12 +40,12 @@ func TestLifecycle(t *testing.T) {
 		if c.Running("db2") {
 			t.Fatal("db2 still running after Stop")
 		}
-		mustExec(t, db1, "INSERT INTO t VALUES (2)")
+		sandboxtest.Exec(t, db1, "INSERT INTO t VALUES (2)")
 		if err := c.Start(testCtx(t), "db2"); err != nil {
 			t.Fatal(err)
 		}
-		waitReplicated(t, c, "db2")
-		if got := queryInt(t, openDB(t, c.AdminDSN("db2")), "SELECT COUNT(*) FROM moodle.t"); got != 2 {
+		sandboxtest.WaitReplicated(t, c, 20*time.Second, "db1", "db2")
+		if got := sandboxtest.QueryInt(t, sandboxtest.OpenDB(t, c.AdminDSN("db2")), "SELECT COUNT(*) FROM moodle.t"); got != 2 {
 			t.Errorf("db2 after restart: got %d rows, want 2", got)
 		}
 	})
@@ -59,24 +60,24 @@ func TestLifecycle(t *testing.T) {
 		if got := c.PID("db3"); got != 0 {
 			t.Fatalf("PID(db3) after Kill = %d, want 0", got)
 		}
-		mustExec(t, db1, "INSERT INTO t VALUES (3)")
+		sandboxtest.Exec(t, db1, "INSERT INTO t VALUES (3)")
 		if err := c.Start(testCtx(t), "db3"); err != nil {
 			t.Fatal(err)
 		}
-		waitReplicated(t, c, "db3")
+		sandboxtest.WaitReplicated(t, c, 20*time.Second, "db1", "db3")
 	})
 	t.Run("sigstop and sigcont", func(t *testing.T) {
 		if err := c.Signal("db2", syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
-		db := openDB(t, c.AdminDSN("db2")+"&readTimeout=500ms")
+		db := sandboxtest.OpenDB(t, c.AdminDSN("db2")+"&readTimeout=500ms")
 		if err := db.Ping(); err == nil {
 			t.Error("ping of a SIGSTOPped server succeeded, want a timeout")
 		}
 		if err := c.Signal("db2", syscall.SIGCONT); err != nil {
 			t.Fatal(err)
 		}
-		waitReplicated(t, c, "db2")
+		sandboxtest.WaitReplicated(t, c, 20*time.Second, "db1", "db2")
 	})
 	outer := t
 	t.Run("down and up keep data and ports", func(t *testing.T) {
@@ -91,10 +92,10 @@ func TestLifecycle(t *testing.T) {
 		if got := nodePorts(c2); got != ports {
 			t.Errorf("ports after up again: got %v, want %v", got, ports)
 		}
-		db := openDB(t, c2.DSN("db1", app.User, app.Password, "moodle"))
-		mustExec(t, db, "INSERT INTO t VALUES (4)") // PrimaryWritable applied again
-		waitReplicated(t, c2, "db3")
-		if got := queryInt(t, openDB(t, c2.AdminDSN("db3")), "SELECT COUNT(*) FROM moodle.t"); got != 4 {
+		db := sandboxtest.OpenDB(t, c2.DSN("db1", app.User, app.Password, "moodle"))
+		sandboxtest.Exec(t, db, "INSERT INTO t VALUES (4)") // PrimaryWritable applied again
+		sandboxtest.WaitReplicated(t, c2, 20*time.Second, "db1", "db3")
+		if got := sandboxtest.QueryInt(t, sandboxtest.OpenDB(t, c2.AdminDSN("db3")), "SELECT COUNT(*) FROM moodle.t"); got != 4 {
 			t.Errorf("db3 after down/up: got %d rows, want 4", got)
 		}
 	})
@@ -180,8 +181,8 @@ func TestConfigRoundTripsThroughAFile(t *testing.T) {
 		t.Errorf("users: got %+v, want app/pw", got)
 	}
 	adm := cfg.Accounts.Admin
-	db := openDB(t, c.DSN("db2", adm.User, adm.Password, ""))
-	if got := queryInt(t, db, "SELECT 1"); got != 1 {
+	db := sandboxtest.OpenDB(t, c.DSN("db2", adm.User, adm.Password, ""))
+	if got := sandboxtest.QueryInt(t, db, "SELECT 1"); got != 1 {
 		t.Errorf("admin login on db2: got %d", got)
 	}
 	st, err := os.Stat(filepath.Join(c.Dir, "sandbox.json"))
@@ -193,7 +194,7 @@ func TestConfigRoundTripsThroughAFile(t *testing.T) {
 func TestSemiSync(t *testing.T) {
 	t.Parallel()
 	c := up(t, sandbox.Options{Replicas: 1, SemiSync: true, PrimaryWritable: true})
-	db1 := openDB(t, c.AdminDSN("db1"))
+	db1 := sandboxtest.OpenDB(t, c.AdminDSN("db1"))
 	var name, status string
 	if err := db1.QueryRow("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_status'").Scan(&name, &status); err != nil || status != "ON" {
 		t.Fatalf("Rpl_semi_sync_master_status = %q, %v; want ON", status, err)
@@ -203,7 +204,7 @@ func TestSemiSync(t *testing.T) {
 		t.Errorf("wait point = %q, %v; want AFTER_SYNC", wait, err)
 	}
 	start := time.Now()
-	mustExec(t, db1, "CREATE TABLE moodle.s (id INT PRIMARY KEY)", "INSERT INTO moodle.s VALUES (1)")
+	sandboxtest.Exec(t, db1, "CREATE TABLE moodle.s (id INT PRIMARY KEY)", "INSERT INTO moodle.s VALUES (1)")
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("semi-sync writes took %v: the replica does not acknowledge", time.Since(start))
 	}
@@ -220,19 +221,19 @@ func TestPrimaryWritableFollowsTheRealPrimary(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sb")
 	opts := sandbox.Options{Dir: dir, Replicas: 1, PrimaryWritable: true}
 	c := up(t, opts)
-	db1, db2 := openDB(t, c.AdminDSN("db1")), openDB(t, c.AdminDSN("db2"))
+	db1, db2 := sandboxtest.OpenDB(t, c.AdminDSN("db1")), sandboxtest.OpenDB(t, c.AdminDSN("db2"))
 	repl := c.Replication()
-	mustExec(t, db1, "SET GLOBAL read_only=ON")
-	waitReplicated(t, c, "db2")
-	mustExec(t, db2, "STOP SLAVE", "RESET SLAVE ALL")
-	mustExec(t, db1, "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT="+strconv.Itoa(c.Node("db2").Port)+
+	sandboxtest.Exec(t, db1, "SET GLOBAL read_only=ON")
+	sandboxtest.WaitReplicated(t, c, 20*time.Second, "db1", "db2")
+	sandboxtest.Exec(t, db2, "STOP SLAVE", "RESET SLAVE ALL")
+	sandboxtest.Exec(t, db1, "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT="+strconv.Itoa(c.Node("db2").Port)+
 		", MASTER_USER='"+repl.User+"', MASTER_PASSWORD='"+repl.Password+"', MASTER_USE_GTID=slave_pos", "START SLAVE")
 	if err := c.Down(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
 	c2 := up(t, opts)
 	for name, want := range map[string]int{"db1": 1, "db2": 0} {
-		if got := queryInt(t, openDB(t, c2.AdminDSN(name)), "SELECT @@global.read_only"); got != want {
+		if got := sandboxtest.QueryInt(t, sandboxtest.OpenDB(t, c2.AdminDSN(name)), "SELECT @@global.read_only"); got != want {
 			t.Errorf("%s read_only after up: got %d, want %d", name, got, want)
 		}
 	}

@@ -30,7 +30,7 @@ func TestMonitorAndStandaloneAgainstRealCluster(t *testing.T) {
 	go func() { defer wg.Done(); _ = sa.Run(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })
 
-	snap := waitSnap(t, sa, func(s *topology.Snapshot) bool {
+	snap := sandboxtest.WaitSnapshot(t, sa, 10*time.Second, "the wanted snapshot", func(s *topology.Snapshot) bool {
 		return s.Primary == "db1" && countUp(s) == 3
 	})
 	if snap.Epoch != 1 {
@@ -52,7 +52,7 @@ func TestMonitorAndStandaloneAgainstRealCluster(t *testing.T) {
 	if err := c.Kill("db1"); err != nil {
 		t.Fatal(err)
 	}
-	snap = waitSnap(t, sa, func(s *topology.Snapshot) bool { return s.Primary == "" })
+	snap = sandboxtest.WaitSnapshot(t, sa, 10*time.Second, "the wanted snapshot", func(s *topology.Snapshot) bool { return s.Primary == "" })
 	if n, _ := snap.Node("db1"); n.Up || snap.Epoch != 2 {
 		t.Errorf("after kill: db1 up=%v epoch=%d; want down and epoch 2", n.Up, snap.Epoch)
 	}
@@ -84,20 +84,4 @@ func countUp(s *topology.Snapshot) int {
 		}
 	}
 	return n
-}
-
-func waitSnap(t *testing.T, src topology.Source, ok func(*topology.Snapshot) bool) *topology.Snapshot {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		s, ch := src.Current()
-		if ok(s) {
-			return s
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("timed out waiting for a snapshot; last %+v", s)
-		}
-	}
 }

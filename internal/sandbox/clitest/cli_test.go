@@ -1,7 +1,6 @@
 package clitest
 
 import (
-	"database/sql"
 	"encoding/json"
 	"net"
 	"os"
@@ -14,6 +13,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	"vigil/internal/config"
 	"vigil/internal/sandbox"
+	"vigil/internal/sandbox/sandboxtest"
 )
 
 func status(t *testing.T, dir string) sandbox.Status {
@@ -57,8 +57,8 @@ func TestServersOnlyCommands(t *testing.T) {
 		t.Errorf("vigil.yaml mode %v, want 0600", st.Mode().Perm())
 	}
 	db1 := cfg.Cluster.Servers[0].Address
-	db := open(t, "u1:p1@tcp("+db1+")/moodle")
-	exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+	db := sandboxtest.OpenDB(t, "u1:p1@tcp("+db1+")/moodle")
+	sandboxtest.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
 
 	st := status(t, dir)
 	if got := len(st.Servers); got != 3 {
@@ -92,7 +92,7 @@ func TestServersOnlyCommands(t *testing.T) {
 		}
 	}
 	mustVigil(t, "sandbox", "up", "--dir", dir, "--servers-only")
-	db = open(t, "u1:p1@tcp("+db1+")/moodle")
+	db = sandboxtest.OpenDB(t, "u1:p1@tcp("+db1+")/moodle")
 	var n int
 	if err := db.QueryRow("SELECT COUNT(*) FROM t").Scan(&n); err != nil || n != 1 {
 		t.Errorf("after down and up: %d rows, %v; want 1", n, err)
@@ -122,8 +122,8 @@ func TestUpServesQueriesThroughProxy(t *testing.T) {
 			t.Errorf("up output lacks %q:\n%s", want, out)
 		}
 	}
-	db := open(t, "moodle:moodle@tcp(127.0.0.1:"+proxyPort+")/moodle")
-	exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+	db := sandboxtest.OpenDB(t, "moodle:moodle@tcp(127.0.0.1:"+proxyPort+")/moodle")
+	sandboxtest.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
 	t.Run("mariadb client", func(t *testing.T) {
 		// The command line `up` prints, as a user would paste it.
 		cmd := osexec.Command("mariadb", "-h", "127.0.0.1", "-P", proxyPort, "-u", "moodle", "-pmoodle", "moodle",
@@ -162,7 +162,7 @@ echo $m->query("SELECT COUNT(*) FROM t")->fetch_row()[0];`
 		t.Error("proxy still running after kill")
 	}
 	out = mustVigil(t, "sandbox", "up", "--dir", dir) // idempotent: starts what is stopped
-	db = open(t, "moodle:moodle@tcp(127.0.0.1:"+proxyPort+")/moodle")
+	db = sandboxtest.OpenDB(t, "moodle:moodle@tcp(127.0.0.1:"+proxyPort+")/moodle")
 	var n int
 	if err := db.QueryRow("SELECT COUNT(*) FROM t").Scan(&n); err != nil || n != 3 {
 		t.Errorf("after up again: %d rows, %v; want 3", n, err)
@@ -170,24 +170,5 @@ echo $m->query("SELECT COUNT(*) FROM t")->fetch_row()[0];`
 	mustVigil(t, "sandbox", "down", "--dir", dir)
 	if st := status(t, dir); st.Manager.Running || st.Proxy.Running || st.Servers[0].Up {
 		t.Errorf("after down: %+v, want everything stopped", st)
-	}
-}
-
-func open(t *testing.T, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-func exec(t *testing.T, db *sql.DB, stmts ...string) {
-	t.Helper()
-	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
 	}
 }

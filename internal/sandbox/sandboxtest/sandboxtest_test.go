@@ -2,7 +2,6 @@ package sandboxtest_test
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 	"time"
 
@@ -17,7 +16,7 @@ func TestNewReplicatesFromWritablePrimary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	app := c.App()
-	db1 := open(t, c.DSN("db1", app.User, app.Password, ""))
+	db1 := sandboxtest.OpenDB(t, c.DSN("db1", app.User, app.Password, ""))
 	for _, q := range []string{"CREATE DATABASE t", "CREATE TABLE t.x (id INT PRIMARY KEY)", "INSERT INTO t.x VALUES (42)"} {
 		if _, err := db1.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s on db1: %v", q, err)
@@ -28,7 +27,7 @@ func TestNewReplicatesFromWritablePrimary(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"db2", "db3"} {
-		db := open(t, c.AdminDSN(name))
+		db := sandboxtest.OpenDB(t, c.AdminDSN(name))
 		var waited int
 		if err := db.QueryRowContext(ctx, "SELECT MASTER_GTID_WAIT(?, 10)", pos).Scan(&waited); err != nil || waited != 0 {
 			t.Fatalf("%s: MASTER_GTID_WAIT(%s) = %d, %v; want 0, nil", name, pos, waited, err)
@@ -37,7 +36,7 @@ func TestNewReplicatesFromWritablePrimary(t *testing.T) {
 		if err := db.QueryRowContext(ctx, "SELECT id FROM t.x").Scan(&got); err != nil || got != 42 {
 			t.Fatalf("%s: got %d, %v; want 42", name, got, err)
 		}
-		appDB := open(t, c.DSN(name, app.User, app.Password, ""))
+		appDB := sandboxtest.OpenDB(t, c.DSN(name, app.User, app.Password, ""))
 		if _, err := appDB.ExecContext(ctx, "INSERT INTO t.x VALUES (43)"); err == nil {
 			t.Fatalf("%s: app insert on a read_only replica succeeded, want an error", name)
 		}
@@ -50,19 +49,9 @@ func TestNewInParallel(t *testing.T) {
 			t.Parallel()
 			c := sandboxtest.New(t, sandbox.Options{Replicas: 1})
 			var ro int
-			if err := open(t, c.AdminDSN("db1")).QueryRow("SELECT @@read_only").Scan(&ro); err != nil || ro != 1 {
+			if err := sandboxtest.OpenDB(t, c.AdminDSN("db1")).QueryRow("SELECT @@read_only").Scan(&ro); err != nil || ro != 1 {
 				t.Fatalf("db1 read_only = %d, %v; want 1 (only the manager opens it)", ro, err)
 			}
 		})
 	}
-}
-
-func open(t testing.TB, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
