@@ -99,14 +99,7 @@ func login(c *Conn, cfg DialConfig) (*ClientConn, error) {
 	if len(cfg.Attrs) == 0 {
 		caps &^= CapConnectAttrs
 	}
-	stage1 := cfg.Stage1
-	if stage1 == nil && cfg.Password != "" {
-		stage1 = Stage1(cfg.Password)
-	}
-	charset := cfg.Charset
-	if charset == 0 {
-		charset = 45
-	}
+	stage1, charset := cfg.credentials()
 	resp := HandshakeResponse{
 		Caps: caps, MaxPacket: MaxPayload, Charset: charset, User: cfg.User,
 		AuthData: NativeToken(stage1, g.Salt), DB: cfg.DB, Plugin: NativePassword, Attrs: cfg.Attrs,
@@ -215,19 +208,26 @@ func (c *ClientConn) okOrErr(p []byte) (OK, error) {
 	return ParseOK(p, c.Caps)
 }
 
+// credentials returns the password's SHA1 stage (from Stage1, else
+// Password; nil for no password) and the collation id (Charset, 45 when 0).
+func (cfg DialConfig) credentials() (stage1 []byte, charset byte) {
+	stage1 = cfg.Stage1
+	if stage1 == nil && cfg.Password != "" {
+		stage1 = Stage1(cfg.Password)
+	}
+	charset = cfg.Charset
+	if charset == 0 {
+		charset = 45
+	}
+	return stage1, charset
+}
+
 // ChangeUser resets the connection with COM_CHANGE_USER and logs in again
 // as cfg.User with cfg.DB and cfg.Charset (cfg.Addr, Caps and Timeout are
 // ignored). All session state of the previous user is dropped by the
 // server; a pool uses this to hand a connection to another session.
 func (c *ClientConn) ChangeUser(cfg DialConfig) error {
-	stage1 := cfg.Stage1
-	if stage1 == nil && cfg.Password != "" {
-		stage1 = Stage1(cfg.Password)
-	}
-	charset := cfg.Charset
-	if charset == 0 {
-		charset = 45
-	}
+	stage1, charset := cfg.credentials()
 	token := NativeToken(stage1, c.Greeting.Salt)
 	b := make([]byte, 0, 64+len(cfg.User)+len(cfg.DB)+len(cfg.Attrs))
 	b = append(b, ComChangeUser)
