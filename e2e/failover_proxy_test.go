@@ -4,18 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/internal/manager"
-	"vigil/internal/pool"
-	"vigil/internal/proxy"
-	"vigil/internal/router"
+	"vigil/internal/proxy/proxytest"
 	"vigil/internal/sandbox"
 	"vigil/internal/sandbox/sandboxtest"
 	"vigil/internal/topology"
@@ -33,47 +29,12 @@ func startProxy(t *testing.T, c *sandbox.Cluster, managerURL string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := pool.New(pool.Config{ConnectTimeout: 500 * time.Millisecond, IdleTimeout: time.Minute}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	rcfg, err := router.FromConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := router.New(rcfg, reg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg, err := proxy.ConfigFrom(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := proxy.New(pcfg, remote, proxy.Options{Pool: p, Router: rt, Registry: reg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); _ = remote.Run(ctx) }()
-	go func() { defer wg.Done(); _ = p.Run(ctx) }()
-	go func() { defer wg.Done(); _ = srv.Serve(l) }()
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = srv.Shutdown(sctx)
-		cancel()
-		wg.Wait()
-		p.Close()
+	px := proxytest.Start(t, cfg, remote, proxytest.Options{
+		Logger: log, ConnectTimeout: 500 * time.Millisecond,
+		Run: []func(context.Context) error{remote.Run}, RunPool: true,
 	})
-	waitSnapshot(t, remote, 10*time.Second, "the proxy to see a primary", func(s *topology.Snapshot) bool { return s.Primary != "" })
-	return l.Addr().String()
+	sandboxtest.WaitSnapshot(t, remote, 10*time.Second, "the proxy to see a primary", func(s *topology.Snapshot) bool { return s.Primary != "" })
+	return px.Addr
 }
 
 func proxyDSN(c *sandbox.Cluster, addr string) string {
@@ -88,8 +49,11 @@ func proxyDSN(c *sandbox.Cluster, addr string) string {
 }
 
 // proxyWriters insert rows through the proxy from n sessions (one
-// connection each), recording acknowledged ids and client-visible errors.
-func proxyWriters(ctx context.Context, t *testing.T, dsn string, n int, wl *writeLog) *sync.WaitGroup {
+// connection each), recording acknowledged ids and client-visible errors
+// in the returned log; the returned func stops them and waits.
+func proxyWriters(t *testing.T, dsn string, n int) (*writeLog, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	wl := &writeLog{}
 	var wg sync.WaitGroup
 	for w := range n {
 		db, err := sql.Open("mysql", dsn)
@@ -118,38 +82,24 @@ func proxyWriters(ctx context.Context, t *testing.T, dsn string, n int, wl *writ
 			}
 		}()
 	}
-	return &wg
+	return wl, func() { cancel(); wg.Wait() }
 }
 
 func TestFailoverThroughProxyKill9SemiSync(t *testing.T) {
 	t.Parallel()
-	c := sandboxtest.New(t, sandbox.Options{Replicas: 2, SemiSync: true})
-	m := startManager(t, c, "", nil)
-	bootstrapped(t, m)
-	setupTable(t, c, "db1")
-	addr := startProxy(t, c, m.url)
+	c, m, addr := proxiedCluster(t)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	wl := &writeLog{}
 	const writers = 4
-	wg := proxyWriters(ctx, t, proxyDSN(c, addr), writers, wl)
+	wl, stop := proxyWriters(t, proxyDSN(c, addr), writers)
 	time.Sleep(700 * time.Millisecond)
 	wl.setMark(time.Now(), "")
 	if err := c.Kill("db1"); err != nil {
 		t.Fatal(err)
 	}
-	snap := waitSnapshot(t, m.eng, 10*time.Second, "a new primary", func(s *topology.Snapshot) bool { return s.Primary != "" && s.Primary != "db1" })
-	var first, all time.Duration
-	deadline := time.Now().Add(10 * time.Second)
-	for ok := false; !ok; first, all, ok = wl.resumed(writers) {
-		if time.Now().After(deadline) {
-			t.Fatal("writers through the proxy did not all resume within 10s of the kill")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	snap := waitNewPrimary(t, m, 10*time.Second)
+	first, all := wl.waitResumed(t, writers, 10*time.Second, "writers through the proxy did not all resume within 10s of the kill")
 	time.Sleep(300 * time.Millisecond)
-	cancel()
-	wg.Wait()
+	stop()
 	t.Logf("through the proxy: kill -9 -> first ack %v, all %d writers %v; %d client errors %q; %d acked",
 		first.Round(time.Millisecond), writers, all.Round(time.Millisecond), wl.errors, wl.errs, len(wl.acked))
 	if first > 3*time.Second {
@@ -158,21 +108,15 @@ func TestFailoverThroughProxyKill9SemiSync(t *testing.T) {
 	if wl.errors > writers {
 		t.Errorf("%d client errors, want at most one per session (the statement in flight at the kill)", wl.errors)
 	}
-	checkAllPresent(t, openDB(t, c.AdminDSN(snap.Primary)), wl.acked)
+	checkAllPresent(t, sandboxtest.OpenDB(t, c.AdminDSN(snap.Primary)), wl.acked)
 }
 
 func TestSwitchoverThroughProxyUnderLoad(t *testing.T) {
 	t.Parallel()
-	c := sandboxtest.New(t, sandbox.Options{Replicas: 2, SemiSync: true})
-	m := startManager(t, c, "", nil)
-	bootstrapped(t, m)
-	setupTable(t, c, "db1")
-	addr := startProxy(t, c, m.url)
+	c, m, addr := proxiedCluster(t)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	wl := &writeLog{}
 	const writers = 4
-	wg := proxyWriters(ctx, t, proxyDSN(c, addr), writers, wl)
+	wl, stop := proxyWriters(t, proxyDSN(c, addr), writers)
 	client := manager.NewClient(m.url)
 	for _, to := range []string{"db2", "db1"} {
 		time.Sleep(500 * time.Millisecond)
@@ -184,17 +128,16 @@ func TestSwitchoverThroughProxyUnderLoad(t *testing.T) {
 		if res.Held > time.Second {
 			t.Errorf("switchover held writes %v, want under 1s", res.Held)
 		}
-		waitSnapshot(t, m.eng, 5*time.Second, res.From+" replicating from "+to, func(s *topology.Snapshot) bool {
+		sandboxtest.WaitSnapshot(t, m.eng, 5*time.Second, res.From+" replicating from "+to, func(s *topology.Snapshot) bool {
 			return nodeOf(t, s, res.From).Role == topology.RoleReplica
 		})
 	}
 	time.Sleep(300 * time.Millisecond)
-	cancel()
-	wg.Wait()
+	stop()
 	if wl.errors != 0 {
 		t.Errorf("%d client errors during switchovers (%q), want none", wl.errors, wl.errs)
 	}
-	checkAllPresent(t, openDB(t, c.AdminDSN("db1")), wl.acked)
+	checkAllPresent(t, sandboxtest.OpenDB(t, c.AdminDSN("db1")), wl.acked)
 	if len(wl.acked) == 0 {
 		t.Fatal("no write was acknowledged")
 	}

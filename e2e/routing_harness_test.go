@@ -5,11 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,8 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/internal/config"
-	"vigil/internal/pool"
 	"vigil/internal/proxy"
+	"vigil/internal/proxy/proxytest"
 	"vigil/internal/router"
 	"vigil/internal/sandbox"
 	"vigil/internal/sandbox/sandboxtest"
@@ -75,18 +71,11 @@ func newRoutingHarness(t testing.TB, edit func(*config.Config)) *rtHarness {
 	return h
 }
 
-func rtLogger() *slog.Logger {
-	if os.Getenv("VIGIL_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 // start runs the monitor, the topology source, the pool and the proxy
 // until cleanup.
 func (h *rtHarness) start() {
 	t := h.t
-	log := rtLogger()
+	log := proxytest.Logger()
 	mc := topology.MonitorConfigFrom(h.cfg)
 	mc.Interval = 100 * time.Millisecond
 	mon, err := topology.NewMonitor(mc, log)
@@ -94,50 +83,8 @@ func (h *rtHarness) start() {
 		t.Fatal(err)
 	}
 	h.src = topology.NewStandalone(mon, log)
-	p, err := pool.New(pool.Config{ConnectTimeout: 2 * time.Second, IdleTimeout: time.Minute}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rcfg, err := router.FromConfig(h.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	h.reg = reg
-	if h.router, err = router.New(rcfg, reg, log); err != nil {
-		t.Fatal(err)
-	}
-	pcfg, err := proxy.ConfigFrom(h.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.srv, err = proxy.New(pcfg, h.src, proxy.Options{Pool: p, Router: h.router, Registry: reg, Logger: log}); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.addr = l.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{mon.Run, h.src.Run, p.Run} {
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = run(ctx) }()
-	}
-	served := make(chan error, 1)
-	go func() { served <- h.srv.Serve(l) }()
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = h.srv.Shutdown(sctx)
-		if err := <-served; !errors.Is(err, proxy.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-		cancel()
-		wg.Wait()
-		p.Close()
-	})
+	px := proxytest.Start(t, h.cfg, h.src, proxytest.Options{Logger: log, Run: []func(context.Context) error{mon.Run, h.src.Run}, RunPool: true})
+	h.router, h.srv, h.reg, h.addr = px.Router, px.Server, px.Registry, px.Addr
 }
 
 // createUsers adds the safe-reads and writer accounts on the primary (they
@@ -162,39 +109,19 @@ func (h *rtHarness) createUsers() {
 // current GTID position.
 func (h *rtHarness) syncReplicas() {
 	h.t.Helper()
-	var pos string
-	if err := h.adminDB("db1").QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
-		h.t.Fatal(err)
-	}
-	for _, n := range []string{"db2", "db3"} {
-		var r sql.NullInt64
-		if err := h.adminDB(n).QueryRow("SELECT MASTER_GTID_WAIT(?, 30)", pos).Scan(&r); err != nil || !r.Valid || r.Int64 != 0 {
-			h.t.Fatalf("%s did not reach %s: %v %v", n, pos, r, err)
-		}
-	}
+	sandboxtest.WaitReplicated(h.t, h.c, 30*time.Second, "db1", "db2", "db3")
 }
 
 // adminDB is a handle for the admin account directly on node (closed at cleanup).
 func (h *rtHarness) adminDB(node string) *sql.DB {
 	h.t.Helper()
-	db, err := sql.Open("mysql", h.c.AdminDSN(node))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { db.Close() })
-	return db
+	return sandboxtest.OpenDB(h.t, h.c.AdminDSN(node))
 }
 
 // admin runs statements as the admin user directly on node.
 func (h *rtHarness) admin(node string, stmts ...string) {
 	h.t.Helper()
-	db := h.adminDB(node)
-	defer db.Close()
-	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
-			h.t.Fatalf("%s on %s: %v", s, node, err)
-		}
-	}
+	sandboxtest.Exec(h.t, sandboxtest.OpenDB(h.t, h.c.AdminDSN(node)), stmts...)
 }
 
 // dsn is a DSN through the proxy. The client sends text-protocol
@@ -215,11 +142,7 @@ func (h *rtHarness) conn(user string) *sql.Conn {
 	if user == "" {
 		user, pass = h.c.App().User, h.c.App().Password
 	}
-	db, err := sql.Open("mysql", h.dsn(user, pass))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { db.Close() })
+	db := sandboxtest.OpenDB(h.t, h.dsn(user, pass))
 	c, err := db.Conn(context.Background())
 	if err != nil {
 		h.t.Fatalf("connect through the proxy as %s: %v", user, err)
@@ -269,18 +192,7 @@ func (h *rtHarness) replicasFit(s *topology.Snapshot) int {
 // waitTopology waits (up to 15s) for a snapshot satisfying ok.
 func (h *rtHarness) waitTopology(ok func(*topology.Snapshot) bool) {
 	h.t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		snap, changed := h.src.Current()
-		if ok(snap) {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			h.t.Fatalf("topology never reached the wanted state; last: %+v", snap)
-		}
-	}
+	sandboxtest.WaitSnapshot(h.t, h.src, 15*time.Second, "the wanted topology", ok)
 }
 
 // rtIsReplica reports whether node is one of the replicas.

@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"vigil/internal/config"
+	"vigil/internal/sandbox/sandboxtest"
 )
 
 func mysqlErrNo(err error) uint16 {
@@ -26,7 +26,7 @@ func TestFailoverHold(t *testing.T) {
 	app := h.app()
 	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
 	db.SetMaxOpenConns(1)
-	mustExec(t, db, "CREATE TABLE h (id INT PRIMARY KEY)")
+	sandboxtest.Exec(t, db, "CREATE TABLE h (id INT PRIMARY KEY)")
 
 	t.Run("statement waits for a new primary", func(t *testing.T) {
 		h.publish("")
@@ -80,7 +80,7 @@ func TestTransactionLostOnPrimaryChange(t *testing.T) {
 	h := newHarness(t, 1, nil)
 	app := h.app()
 	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
-	mustExec(t, db, "CREATE TABLE tx (id INT PRIMARY KEY)")
+	sandboxtest.Exec(t, db, "CREATE TABLE tx (id INT PRIMARY KEY)")
 	plain, err := db.Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -163,13 +163,6 @@ func TestBackendKilledMidQuery(t *testing.T) {
 	}
 }
 
-func mustExec(t *testing.T, db *sql.DB, q string) {
-	t.Helper()
-	if _, err := db.Exec(q); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-}
-
 func TestReadsDuringFailover(t *testing.T) {
 	h := newHarness(t, 1, nil)
 	app := h.app()
@@ -190,7 +183,7 @@ func TestPreparedStatementsSurviveFailover(t *testing.T) {
 	app := h.app()
 	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
 	db.SetMaxOpenConns(1)
-	mustExec(t, db, "CREATE TABLE pf (id INT PRIMARY KEY)")
+	sandboxtest.Exec(t, db, "CREATE TABLE pf (id INT PRIMARY KEY)")
 	ins, err := db.Prepare("INSERT INTO pf VALUES (?)")
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"vigil/internal/sandbox/sandboxtest"
 )
 
 func serverID(t *testing.T, db *sql.DB, node string) int {
@@ -36,7 +37,7 @@ func TestReadWriteSplit(t *testing.T) {
 	if err := db.QueryRow("SELECT /* vigil:primary */ @@server_id").Scan(&id); err != nil || id != primaryID {
 		t.Errorf("hinted read ran on %d (%v), want the primary %d", id, err, primaryID)
 	}
-	mustExec(t, db, "CREATE TABLE rw (id INT PRIMARY KEY)")
+	sandboxtest.Exec(t, db, "CREATE TABLE rw (id INT PRIMARY KEY)")
 	for i := range 50 {
 		if _, err := db.Exec("INSERT INTO rw VALUES (?)", i); err != nil {
 			t.Fatal(err)
@@ -54,8 +55,8 @@ func TestReadWriteSplit(t *testing.T) {
 		t.Errorf("read in a transaction ran on %d (%v), want the primary %d", id, err, primaryID)
 	}
 	_ = tx.Rollback()
-	mustExec(t, db, "SET @v = 1")
-	mustExec(t, db, "SET time_zone = '+03:00'")
+	sandboxtest.Exec(t, db, "SET @v = 1")
+	sandboxtest.Exec(t, db, "SET time_zone = '+03:00'")
 	var tz string
 	if err := db.QueryRow("SELECT @@time_zone").Scan(&tz); err != nil || tz != "+03:00" {
 		t.Errorf("session variable on the read backend = %q (%v), want +03:00 replayed", tz, err)
@@ -87,7 +88,7 @@ func TestGracefulShutdown(t *testing.T) {
 	h := newHarness(t, 0, nil)
 	app := h.app()
 	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
-	mustExec(t, db, "CREATE TABLE sd (id INT PRIMARY KEY)")
+	sandboxtest.Exec(t, db, "CREATE TABLE sd (id INT PRIMARY KEY)")
 	idle, err := db.Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +142,7 @@ func TestPreparedStatementsOnReplicas(t *testing.T) {
 	primaryID := serverID(t, h.open(h.directDSN("db1", app.User, app.Password, "", nil)), "db1")
 	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
 	db.SetMaxOpenConns(1)
-	mustExec(t, db, "CREATE TABLE ps (id INT PRIMARY KEY, v VARCHAR(10))")
+	sandboxtest.Exec(t, db, "CREATE TABLE ps (id INT PRIMARY KEY, v VARCHAR(10))")
 	ins, err := db.Prepare("INSERT INTO ps VALUES (?, ?)")
 	if err != nil {
 		t.Fatal(err)
