@@ -19,6 +19,7 @@ import (
 	"vigil/internal/failover"
 	"vigil/internal/manager"
 	"vigil/internal/sandbox"
+	"vigil/internal/sandbox/sandboxtest"
 	"vigil/internal/topology"
 )
 
@@ -96,44 +97,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// waitSnapshot waits until ok holds for the engine's snapshot.
-func waitSnapshot(t *testing.T, src topology.Source, d time.Duration, what string, ok func(*topology.Snapshot) bool) *topology.Snapshot {
-	t.Helper()
-	deadline := time.After(d)
-	for {
-		s, ch := src.Current()
-		if ok(s) {
-			return s
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("timed out after %v waiting for %s; last snapshot epoch %d primary %q nodes %+v", d, what, s.Epoch, s.Primary, s.Nodes)
-		}
-	}
-}
-
-func openDB(t *testing.T, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-func mustExec(t *testing.T, db *sql.DB, qs ...string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for _, q := range qs {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-}
-
 // writeLog records what writers saw.
 type writeLog struct {
 	mu       sync.Mutex
@@ -181,6 +144,20 @@ func (w *writeLog) resumed(n int) (first, all time.Duration, ok bool) {
 	return first, all, true
 }
 
+// waitResumed polls until all n writers acknowledged a write after the
+// mark and returns resumed's figures; after d it fails the test with msg.
+func (w *writeLog) waitResumed(t *testing.T, n int, d time.Duration, msg string) (first, all time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for ok := false; !ok; first, all, ok = w.resumed(n) {
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return first, all
+}
+
 // checkAllPresent verifies every acknowledged id is in db's t.w table.
 func checkAllPresent(t *testing.T, db *sql.DB, ids []int64) {
 	t.Helper()
@@ -216,19 +193,31 @@ func nodeOf(t *testing.T, s *topology.Snapshot, name string) topology.Node {
 	return n
 }
 
-// waitReplicated waits until every named replica applied primary's binlog.
-func waitReplicated(t *testing.T, c *sandbox.Cluster, primary string, replicas ...string) {
+// managedCluster starts a cluster with opts and a manager for it, and
+// waits until the manager has bootstrapped db1 as the writable primary.
+func managedCluster(t *testing.T, opts sandbox.Options) (*sandbox.Cluster, *mgr) {
 	t.Helper()
-	var pos string
-	if err := openDB(t, c.AdminDSN(primary)).QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range replicas {
-		var res int
-		if err := openDB(t, c.AdminDSN(r)).QueryRow("SELECT MASTER_GTID_WAIT(?, 10)", pos).Scan(&res); err != nil || res != 0 {
-			t.Fatalf("%s did not apply %s from %s: %d %v", r, pos, primary, res, err)
-		}
-	}
+	c := sandboxtest.New(t, opts)
+	m := startManager(t, c, "", nil)
+	bootstrapped(t, m)
+	return c, m
+}
+
+// proxiedCluster is a semi-sync managedCluster with the t.w table on db1
+// and an in-process proxy following the manager; it returns the proxy's
+// address too.
+func proxiedCluster(t *testing.T) (*sandbox.Cluster, *mgr, string) {
+	t.Helper()
+	c, m := managedCluster(t, sandbox.Options{Replicas: 2, SemiSync: true})
+	setupTable(t, c, "db1")
+	return c, m, startProxy(t, c, m.url)
+}
+
+// waitNewPrimary waits up to d for the manager to promote a server other
+// than db1.
+func waitNewPrimary(t *testing.T, m *mgr, d time.Duration) *topology.Snapshot {
+	t.Helper()
+	return sandboxtest.WaitSnapshot(t, m.eng, d, "a new primary", func(s *topology.Snapshot) bool { return s.Primary != "" && s.Primary != "db1" })
 }
 
 func idFor(writer, seq int) int64 { return int64(writer)*1_000_000 + int64(seq) }

@@ -19,35 +19,27 @@ import (
 // let the candidate apply it before promoting: it is on the new primary.
 func TestFailoverRightAfterLargeTransactionKeepsIt(t *testing.T) {
 	t.Parallel()
-	c := sandboxtest.New(t, sandbox.Options{Replicas: 2, SemiSync: true})
-	m := startManager(t, c, "", nil)
-	bootstrapped(t, m)
+	c, m := managedCluster(t, sandbox.Options{Replicas: 2, SemiSync: true})
 	app := c.App()
-	db := openDB(t, c.DSN("db1", app.User, app.Password, ""))
-	mustExec(t, db, "CREATE DATABASE big", "CREATE TABLE big.t (id INT PRIMARY KEY, v INT NOT NULL DEFAULT 1)")
+	db := sandboxtest.OpenDB(t, c.DSN("db1", app.User, app.Password, ""))
+	sandboxtest.Exec(t, db, "CREATE DATABASE big", "CREATE TABLE big.t (id INT PRIMARY KEY, v INT NOT NULL DEFAULT 1)")
 	start := time.Now()
-	mustExec(t, db, "INSERT INTO big.t (id) SELECT seq FROM big.seq_1_to_100000")
+	sandboxtest.Exec(t, db, "INSERT INTO big.t (id) SELECT seq FROM big.seq_1_to_100000")
 	if err := c.Kill("db1"); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("100000-row insert acknowledged after %v; primary killed right after", time.Since(start).Round(time.Millisecond))
-	snap := waitSnapshot(t, m.eng, 20*time.Second, "a new primary", func(s *topology.Snapshot) bool { return s.Primary != "" && s.Primary != "db1" })
+	snap := waitNewPrimary(t, m, 20*time.Second)
 	var n int
-	if err := openDB(t, c.AdminDSN(snap.Primary)).QueryRow("SELECT COUNT(*) FROM big.t").Scan(&n); err != nil || n != 100000 {
+	if err := sandboxtest.OpenDB(t, c.AdminDSN(snap.Primary)).QueryRow("SELECT COUNT(*) FROM big.t").Scan(&n); err != nil || n != 100000 {
 		t.Fatalf("new primary %s has %d rows (%v), want the acknowledged 100000", snap.Primary, n, err)
 	}
 }
 
 func TestCleanShutdownOfPrimaryFailsOver(t *testing.T) {
 	t.Parallel()
-	c := sandboxtest.New(t, sandbox.Options{Replicas: 2, SemiSync: true})
-	m := startManager(t, c, "", nil)
-	bootstrapped(t, m)
-	setupTable(t, c, "db1")
-	addr := startProxy(t, c, m.url)
-	ctx, cancel := context.WithCancel(context.Background())
-	wl := &writeLog{}
-	wg := proxyWriters(ctx, t, proxyDSN(c, addr), 2, wl)
+	c, m, addr := proxiedCluster(t)
+	wl, stop := proxyWriters(t, proxyDSN(c, addr), 2)
 	time.Sleep(300 * time.Millisecond)
 	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer scancel()
@@ -55,17 +47,10 @@ func TestCleanShutdownOfPrimaryFailsOver(t *testing.T) {
 	if err := c.Stop(sctx, "db1"); err != nil {
 		t.Fatal(err)
 	}
-	snap := waitSnapshot(t, m.eng, 10*time.Second, "a new primary", func(s *topology.Snapshot) bool { return s.Primary != "" && s.Primary != "db1" })
-	deadline := time.Now().Add(10 * time.Second)
-	for _, _, ok := wl.resumed(2); !ok; _, _, ok = wl.resumed(2) {
-		if time.Now().After(deadline) {
-			t.Fatal("writers did not resume after a clean shutdown of the primary")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	wg.Wait()
-	checkAllPresent(t, openDB(t, c.AdminDSN(snap.Primary)), wl.acked)
+	snap := waitNewPrimary(t, m, 10*time.Second)
+	wl.waitResumed(t, 2, 10*time.Second, "writers did not resume after a clean shutdown of the primary")
+	stop()
+	checkAllPresent(t, sandboxtest.OpenDB(t, c.AdminDSN(snap.Primary)), wl.acked)
 	t.Logf("clean shutdown: %d client errors %q", wl.errors, wl.errs)
 }
 
@@ -73,14 +58,8 @@ func TestCleanShutdownOfPrimaryFailsOver(t *testing.T) {
 // the new primary, and nothing written to the woken server is acknowledged.
 func TestSIGSTOPThroughProxyWritesOnlyToNewPrimary(t *testing.T) {
 	t.Parallel()
-	c := sandboxtest.New(t, sandbox.Options{Replicas: 2, SemiSync: true})
-	m := startManager(t, c, "", nil)
-	bootstrapped(t, m)
-	setupTable(t, c, "db1")
-	addr := startProxy(t, c, m.url)
-	ctx, cancel := context.WithCancel(context.Background())
-	wl := &writeLog{}
-	wg := proxyWriters(ctx, t, proxyDSN(c, addr), 2, wl)
+	c, m, addr := proxiedCluster(t)
+	wl, stop := proxyWriters(t, proxyDSN(c, addr), 2)
 	time.Sleep(300 * time.Millisecond)
 	if err := c.Signal("db1", syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -88,24 +67,23 @@ func TestSIGSTOPThroughProxyWritesOnlyToNewPrimary(t *testing.T) {
 	t.Cleanup(func() { _ = c.Signal("db1", syscall.SIGCONT) })
 	time.Sleep(20 * time.Millisecond) // every thread of db1 has stopped
 	wl.setMark(time.Now(), "")
-	snap := waitSnapshot(t, m.eng, 8*time.Second, "a new primary", func(s *topology.Snapshot) bool { return s.Primary != "" && s.Primary != "db1" })
+	snap := waitNewPrimary(t, m, 8*time.Second)
 	if err := c.Signal("db1", syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)
-	cancel()
-	wg.Wait()
+	stop()
 	first, all, ok := wl.resumed(2)
 	t.Logf("SIGSTOP through the proxy: resumed=%v first %v all %v; %d errors %q; %d acked", ok, first, all, wl.errors, wl.errs, len(wl.acked))
 	if !ok {
 		t.Fatal("writers through the proxy did not resume")
 	}
-	newDB := openDB(t, c.AdminDSN(snap.Primary))
+	newDB := sandboxtest.OpenDB(t, c.AdminDSN(snap.Primary))
 	checkAllPresent(t, newDB, wl.acked)
 	// Nothing acknowledged may exist only on the old primary: every acked
 	// id is on the new one (checked above), and the old primary is fenced.
 	var ro int
-	old := openDB(t, c.AdminDSN("db1")+"&timeout=1s")
+	old := sandboxtest.OpenDB(t, c.AdminDSN("db1")+"&timeout=1s")
 	if err := old.QueryRow("SELECT @@read_only").Scan(&ro); err == nil && ro == 0 {
 		t.Errorf("woken old primary answers read_only=OFF")
 	}
@@ -120,18 +98,13 @@ func TestSIGSTOPThroughProxyWritesOnlyToNewPrimary(t *testing.T) {
 // configs should.
 func TestCrashedSemiSyncPrimaryRejoinsWithInitRplRoleSlave(t *testing.T) {
 	t.Parallel()
-	c := sandboxtest.New(t, sandbox.Options{Replicas: 2, SemiSync: true})
-	m := startManager(t, c, "", nil)
-	bootstrapped(t, m)
+	c, m := managedCluster(t, sandbox.Options{Replicas: 2, SemiSync: true})
 	setupTable(t, c, "db1")
-	ctx, cancel := context.WithCancel(context.Background())
-	wl := &writeLog{}
-	wg := directWriters(ctx, t, c, m.eng, 4, wl)
+	wl, stop := directWriters(t, c, m.eng, 4)
 	time.Sleep(500 * time.Millisecond)
 	snap := killAndWaitFailover(t, c, m, "db1")
 	time.Sleep(300 * time.Millisecond)
-	cancel()
-	wg.Wait()
+	stop()
 	cnf, err := os.ReadFile(c.Node("db1").ConfigFile)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +117,7 @@ func TestCrashedSemiSyncPrimaryRejoinsWithInitRplRoleSlave(t *testing.T) {
 	if err := c.Start(sctx, "db1"); err != nil {
 		t.Fatal(err)
 	}
-	got := waitSnapshot(t, m.eng, 15*time.Second, "db1 rejoined or quarantined", func(s *topology.Snapshot) bool {
+	got := sandboxtest.WaitSnapshot(t, m.eng, 15*time.Second, "db1 rejoined or quarantined", func(s *topology.Snapshot) bool {
 		n := nodeOf(t, s, "db1")
 		return n.Up && (n.Role == topology.RoleReplica || n.Role == topology.RoleQuarantined)
 	})
@@ -155,5 +128,5 @@ func TestCrashedSemiSyncPrimaryRejoinsWithInitRplRoleSlave(t *testing.T) {
 			}
 		}
 	}
-	checkAllPresent(t, openDB(t, c.AdminDSN(snap.Primary)), wl.acked)
+	checkAllPresent(t, sandboxtest.OpenDB(t, c.AdminDSN(snap.Primary)), wl.acked)
 }

@@ -20,7 +20,7 @@ import (
 
 func bootstrapped(t *testing.T, m *mgr) *topology.Snapshot {
 	t.Helper()
-	return waitSnapshot(t, m.eng, 10*time.Second, "bootstrap", func(s *topology.Snapshot) bool {
+	return sandboxtest.WaitSnapshot(t, m.eng, 10*time.Second, "bootstrap", func(s *topology.Snapshot) bool {
 		return s.Primary == "db1" && !nodeOf(t, s, "db1").ReadOnly
 	})
 }
@@ -30,40 +30,38 @@ func killAndWaitFailover(t *testing.T, c *sandbox.Cluster, m *mgr, victim string
 	if err := c.Kill(victim); err != nil {
 		t.Fatal(err)
 	}
-	return waitSnapshot(t, m.eng, 10*time.Second, "failover away from "+victim, func(s *topology.Snapshot) bool {
+	return sandboxtest.WaitSnapshot(t, m.eng, 10*time.Second, "failover away from "+victim, func(s *topology.Snapshot) bool {
 		return s.Primary != "" && s.Primary != victim
 	})
 }
 
 func TestOldPrimaryRestartedRejoinsReadOnly(t *testing.T) {
 	t.Parallel()
-	c := sandboxtest.New(t, sandbox.Options{Replicas: 2})
-	m := startManager(t, c, "", nil)
-	bootstrapped(t, m)
+	c, m := managedCluster(t, sandbox.Options{Replicas: 2})
 	setupTable(t, c, "db1")
-	waitReplicated(t, c, "db1", "db2", "db3")
+	sandboxtest.WaitReplicated(t, c, 10*time.Second, "db1", "db2", "db3")
 	snap := killAndWaitFailover(t, c, m, "db1")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := c.Start(ctx, "db1"); err != nil {
 		t.Fatal(err)
 	}
-	waitSnapshot(t, m.eng, 10*time.Second, "db1 to rejoin as a replica", func(s *topology.Snapshot) bool {
+	sandboxtest.WaitSnapshot(t, m.eng, 10*time.Second, "db1 to rejoin as a replica", func(s *topology.Snapshot) bool {
 		n := nodeOf(t, s, "db1")
 		return n.Up && n.Role == topology.RoleReplica && n.ReadOnly
 	})
 	app := c.App()
-	mustExec(t, openDB(t, c.DSN(snap.Primary, app.User, app.Password, "")), "INSERT INTO t.w (id, writer) VALUES (77, 1)")
+	sandboxtest.Exec(t, sandboxtest.OpenDB(t, c.DSN(snap.Primary, app.User, app.Password, "")), "INSERT INTO t.w (id, writer) VALUES (77, 1)")
 	var pos string
-	if err := openDB(t, c.AdminDSN(snap.Primary)).QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
+	if err := sandboxtest.OpenDB(t, c.AdminDSN(snap.Primary)).QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
 		t.Fatal(err)
 	}
 	var waited int
-	db1 := openDB(t, c.AdminDSN("db1"))
+	db1 := sandboxtest.OpenDB(t, c.AdminDSN("db1"))
 	if err := db1.QueryRow("SELECT MASTER_GTID_WAIT(?, 10)", pos).Scan(&waited); err != nil || waited != 0 {
 		t.Fatalf("rejoined db1 did not replicate %s from %s: %d, %v", pos, snap.Primary, waited, err)
 	}
-	if _, err := openDB(t, c.DSN("db1", app.User, app.Password, "")).Exec("INSERT INTO t.w (id, writer) VALUES (78, 1)"); err == nil {
+	if _, err := sandboxtest.OpenDB(t, c.DSN("db1", app.User, app.Password, "")).Exec("INSERT INTO t.w (id, writer) VALUES (78, 1)"); err == nil {
 		t.Errorf("app write on the rejoined old primary succeeded; want read-only")
 	}
 }
@@ -82,10 +80,10 @@ func TestErrantOldPrimaryIsQuarantinedAcrossManagerRestart(t *testing.T) {
 	if err := c.Start(ctx, "db1"); err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, openDB(t, c.AdminDSN("db1")), "SET GLOBAL read_only=OFF", "CREATE DATABASE errant", "SET GLOBAL read_only=ON")
+	sandboxtest.Exec(t, sandboxtest.OpenDB(t, c.AdminDSN("db1")), "SET GLOBAL read_only=OFF", "CREATE DATABASE errant", "SET GLOBAL read_only=ON")
 
 	m2 := startManager(t, c, stateDir, nil)
-	got := waitSnapshot(t, m2.eng, 10*time.Second, "db1 quarantined", func(s *topology.Snapshot) bool {
+	got := sandboxtest.WaitSnapshot(t, m2.eng, 10*time.Second, "db1 quarantined", func(s *topology.Snapshot) bool {
 		n := nodeOf(t, s, "db1")
 		return n.Up && n.Role == topology.RoleQuarantined
 	})
@@ -100,7 +98,7 @@ func TestErrantOldPrimaryIsQuarantinedAcrossManagerRestart(t *testing.T) {
 		}
 	}
 	var src string
-	_ = openDB(t, c.AdminDSN("db1")).QueryRow("SELECT COUNT(*) FROM information_schema.SLAVE_STATUS").Scan(&src)
+	_ = sandboxtest.OpenDB(t, c.AdminDSN("db1")).QueryRow("SELECT COUNT(*) FROM information_schema.SLAVE_STATUS").Scan(&src)
 	if src != "0" && src != "" {
 		t.Errorf("quarantined db1 replicates (%s slave connections), want it left alone", src)
 	}
@@ -108,12 +106,10 @@ func TestErrantOldPrimaryIsQuarantinedAcrossManagerRestart(t *testing.T) {
 
 func TestAntiFlapBlocksSecondFailoverUntilAck(t *testing.T) {
 	t.Parallel()
-	c := sandboxtest.New(t, sandbox.Options{Replicas: 2})
-	m := startManager(t, c, "", nil)
-	bootstrapped(t, m)
+	c, m := managedCluster(t, sandbox.Options{Replicas: 2})
 	first := killAndWaitFailover(t, c, m, "db1")
 	other := map[string]string{"db2": "db3", "db3": "db2"}[first.Primary]
-	waitSnapshot(t, m.eng, 5*time.Second, other+" following "+first.Primary, func(s *topology.Snapshot) bool {
+	sandboxtest.WaitSnapshot(t, m.eng, 5*time.Second, other+" following "+first.Primary, func(s *topology.Snapshot) bool {
 		return nodeOf(t, s, other).Role == topology.RoleReplica
 	})
 	if err := c.Kill(first.Primary); err != nil {
@@ -134,7 +130,7 @@ func TestAntiFlapBlocksSecondFailoverUntilAck(t *testing.T) {
 	if err := manager.NewClient(m.url).Ack(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitSnapshot(t, m.eng, 10*time.Second, "failover to "+other+" after ack", func(s *topology.Snapshot) bool { return s.Primary == other })
+	sandboxtest.WaitSnapshot(t, m.eng, 10*time.Second, "failover to "+other+" after ack", func(s *topology.Snapshot) bool { return s.Primary == other })
 }
 
 func TestManagerRestartedMidFailoverCompletesIt(t *testing.T) {
@@ -159,7 +155,7 @@ func TestManagerRestartedMidFailoverCompletesIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	m2 := startManager(t, c, stateDir, nil)
-	s := waitSnapshot(t, m2.eng, 10*time.Second, "the interrupted failover to complete", func(s *topology.Snapshot) bool {
+	s := sandboxtest.WaitSnapshot(t, m2.eng, 10*time.Second, "the interrupted failover to complete", func(s *topology.Snapshot) bool {
 		return s.Primary != "" && s.Primary != "db1"
 	})
 	if s.Epoch != 3 {
@@ -193,7 +189,7 @@ func TestFailoverHooks(t *testing.T) {
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := waitSnapshot(t, m.eng, 10*time.Second, "failover once the hook allows it", func(s *topology.Snapshot) bool {
+	s := sandboxtest.WaitSnapshot(t, m.eng, 10*time.Second, "failover once the hook allows it", func(s *topology.Snapshot) bool {
 		return s.Primary != "" && s.Primary != "db1"
 	})
 	deadline := time.Now().Add(5 * time.Second)
@@ -214,11 +210,9 @@ func TestFailoverHooks(t *testing.T) {
 // primary when it returns; the manager re-points it at the new one.
 func TestReplicaDownDuringFailoverIsAdopted(t *testing.T) {
 	t.Parallel()
-	c := sandboxtest.New(t, sandbox.Options{Replicas: 2})
-	m := startManager(t, c, "", nil)
-	bootstrapped(t, m)
+	c, m := managedCluster(t, sandbox.Options{Replicas: 2})
 	setupTable(t, c, "db1")
-	waitReplicated(t, c, "db1", "db2", "db3")
+	sandboxtest.WaitReplicated(t, c, 10*time.Second, "db1", "db2", "db3")
 	if err := c.Kill("db3"); err != nil {
 		t.Fatal(err)
 	}
@@ -227,17 +221,17 @@ func TestReplicaDownDuringFailoverIsAdopted(t *testing.T) {
 		t.Fatalf("got primary %s, want db2 (the only replica left)", snap.Primary)
 	}
 	app := c.App()
-	mustExec(t, openDB(t, c.DSN("db2", app.User, app.Password, "")), "INSERT INTO t.w (id, writer) VALUES (5, 5)")
+	sandboxtest.Exec(t, sandboxtest.OpenDB(t, c.DSN("db2", app.User, app.Password, "")), "INSERT INTO t.w (id, writer) VALUES (5, 5)")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := c.Start(ctx, "db3"); err != nil {
 		t.Fatal(err)
 	}
-	waitSnapshot(t, m.eng, 10*time.Second, "db3 following db2", func(s *topology.Snapshot) bool {
+	sandboxtest.WaitSnapshot(t, m.eng, 10*time.Second, "db3 following db2", func(s *topology.Snapshot) bool {
 		n := nodeOf(t, s, "db3")
 		return n.Up && n.Role == topology.RoleReplica
 	})
-	waitReplicated(t, c, "db2", "db3")
+	sandboxtest.WaitReplicated(t, c, 10*time.Second, "db2", "db3")
 }
 
 // The manager loses access to the primary (its account is locked there
@@ -245,18 +239,16 @@ func TestReplicaDownDuringFailoverIsAdopted(t *testing.T) {
 // replicas deny that the primary is gone, so there is no failover.
 func TestPrimaryUnreachableFromManagerOnlyIsNoFailover(t *testing.T) {
 	t.Parallel()
-	c := sandboxtest.New(t, sandbox.Options{Replicas: 2})
-	m := startManager(t, c, "", nil)
-	bootstrapped(t, m)
+	c, m := managedCluster(t, sandbox.Options{Replicas: 2})
 	app := c.App()
-	db1 := openDB(t, c.DSN("db1", app.User, app.Password, ""))
+	db1 := sandboxtest.OpenDB(t, c.DSN("db1", app.User, app.Password, ""))
 	db1.SetMaxOpenConns(1)
 	var host string
 	admin := c.Admin().User
 	if err := db1.QueryRow("SELECT Host FROM mysql.user WHERE User = ? LIMIT 1", admin).Scan(&host); err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, db1, "SET SESSION sql_log_bin=0", fmt.Sprintf("ALTER USER '%s'@'%s' ACCOUNT LOCK", admin, host))
+	sandboxtest.Exec(t, db1, "SET SESSION sql_log_bin=0", fmt.Sprintf("ALTER USER '%s'@'%s' ACCOUNT LOCK", admin, host))
 	rows, err := db1.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?", admin)
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +277,7 @@ func TestPrimaryUnreachableFromManagerOnlyIsNoFailover(t *testing.T) {
 	if !strings.Contains(reported, "still receives") {
 		t.Errorf("unreachable event %q, want the replicas to deny the failure", reported)
 	}
-	mustExec(t, db1, fmt.Sprintf("ALTER USER '%s'@'%s' ACCOUNT UNLOCK", admin, host))
+	sandboxtest.Exec(t, db1, fmt.Sprintf("ALTER USER '%s'@'%s' ACCOUNT UNLOCK", admin, host))
 }
 
 // A forced failover of a live primary under write load (asynchronous
@@ -294,24 +286,19 @@ func TestPrimaryUnreachableFromManagerOnlyIsNoFailover(t *testing.T) {
 // old primary rejoins.
 func TestForcedFailoverOfLivePrimaryLosesNothing(t *testing.T) {
 	t.Parallel()
-	c := sandboxtest.New(t, sandbox.Options{Replicas: 2})
-	m := startManager(t, c, "", nil)
-	bootstrapped(t, m)
+	c, m := managedCluster(t, sandbox.Options{Replicas: 2})
 	setupTable(t, c, "db1")
-	ctx, cancel := context.WithCancel(context.Background())
-	wl := &writeLog{}
-	wg := directWriters(ctx, t, c, m.eng, 4, wl)
+	wl, stop := directWriters(t, c, m.eng, 4)
 	time.Sleep(500 * time.Millisecond)
 	res, err := manager.NewClient(m.url).Failover(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
-	cancel()
-	wg.Wait()
+	stop()
 	t.Logf("forced failover %s -> %s, writes held %v", res.From, res.To, res.Held)
-	checkAllPresent(t, openDB(t, c.AdminDSN(res.To)), wl.acked)
-	waitSnapshot(t, m.eng, 10*time.Second, "db1 rejoined", func(s *topology.Snapshot) bool {
+	checkAllPresent(t, sandboxtest.OpenDB(t, c.AdminDSN(res.To)), wl.acked)
+	sandboxtest.WaitSnapshot(t, m.eng, 10*time.Second, "db1 rejoined", func(s *topology.Snapshot) bool {
 		return nodeOf(t, s, "db1").Role == topology.RoleReplica
 	})
 }

@@ -16,8 +16,11 @@ import (
 
 // directWriters insert rows from n sessions into whichever server the
 // manager's newest epoch names as primary (the job the proxy does in
-// production), recording every acknowledged id.
-func directWriters(ctx context.Context, t *testing.T, c *sandbox.Cluster, src topology.Source, n int, wl *writeLog) *sync.WaitGroup {
+// production), recording every acknowledged id in the returned log;
+// the returned func stops them and waits.
+func directWriters(t *testing.T, c *sandbox.Cluster, src topology.Source, n int) (*writeLog, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	wl := &writeLog{}
 	var wg sync.WaitGroup
 	app := c.App()
 	for w := range n {
@@ -62,12 +65,12 @@ func directWriters(ctx context.Context, t *testing.T, c *sandbox.Cluster, src to
 			}
 		}()
 	}
-	return &wg
+	return wl, func() { cancel(); wg.Wait() }
 }
 
 func setupTable(t *testing.T, c *sandbox.Cluster, primary string) {
 	app := c.App()
-	mustExec(t, openDB(t, c.DSN(primary, app.User, app.Password, "")),
+	sandboxtest.Exec(t, sandboxtest.OpenDB(t, c.DSN(primary, app.User, app.Password, "")),
 		"CREATE DATABASE IF NOT EXISTS t", "CREATE TABLE t.w (id BIGINT PRIMARY KEY, writer INT, at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6))")
 }
 
@@ -75,37 +78,24 @@ func TestFailoverKill9UnderWriteLoadSemiSync(t *testing.T) {
 	t.Parallel()
 	c := sandboxtest.New(t, sandbox.Options{Replicas: 2, SemiSync: true})
 	m := startManager(t, c, "", nil)
-	waitSnapshot(t, m.eng, 10*time.Second, "bootstrap", func(s *topology.Snapshot) bool {
+	sandboxtest.WaitSnapshot(t, m.eng, 10*time.Second, "bootstrap", func(s *topology.Snapshot) bool {
 		return s.Primary == "db1" && s.Epoch == 1 && !nodeOf(t, s, "db1").ReadOnly
 	})
 	setupTable(t, c, "db1")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	wl := &writeLog{}
 	const writers = 4
-	wg := directWriters(ctx, t, c, m.eng, writers, wl)
+	wl, stop := directWriters(t, c, m.eng, writers)
 	time.Sleep(700 * time.Millisecond)
 	kill := time.Now()
 	wl.setMark(kill, "db1")
 	if err := c.Kill("db1"); err != nil {
 		t.Fatal(err)
 	}
-	snap := waitSnapshot(t, m.eng, 10*time.Second, "a new primary", func(s *topology.Snapshot) bool {
-		return s.Primary != "" && s.Primary != "db1"
-	})
+	snap := waitNewPrimary(t, m, 10*time.Second)
 	promoted := time.Since(kill)
-	deadline := time.Now().Add(10 * time.Second)
-	var first, all time.Duration
-	for ok := false; !ok; {
-		if time.Now().After(deadline) {
-			t.Fatalf("writers did not all resume within 10s of the kill")
-		}
-		time.Sleep(20 * time.Millisecond)
-		first, all, ok = wl.resumed(writers)
-	}
+	first, all := wl.waitResumed(t, writers, 10*time.Second, "writers did not all resume within 10s of the kill")
 	time.Sleep(300 * time.Millisecond)
-	cancel()
-	wg.Wait()
+	stop()
 	t.Logf("kill -9 -> new primary %s published after %v; first write acked after %v, all %d writers after %v; %d client errors; %d acked writes",
 		snap.Primary, promoted.Round(time.Millisecond), first.Round(time.Millisecond), writers, all.Round(time.Millisecond), wl.errors, len(wl.acked))
 	if snap.Epoch != 3 {
@@ -114,9 +104,9 @@ func TestFailoverKill9UnderWriteLoadSemiSync(t *testing.T) {
 	if first > 3*time.Second {
 		t.Errorf("first acknowledged write %v after the kill, want under 3s", first)
 	}
-	checkAllPresent(t, openDB(t, c.AdminDSN(snap.Primary)), wl.acked)
+	checkAllPresent(t, sandboxtest.OpenDB(t, c.AdminDSN(snap.Primary)), wl.acked)
 	other := map[string]string{"db2": "db3", "db3": "db2"}[snap.Primary]
-	final := waitSnapshot(t, m.eng, 5*time.Second, "the other replica to follow the new primary", func(s *topology.Snapshot) bool {
+	final := sandboxtest.WaitSnapshot(t, m.eng, 5*time.Second, "the other replica to follow the new primary", func(s *topology.Snapshot) bool {
 		return nodeOf(t, s, other).Role == topology.RoleReplica && nodeOf(t, s, other).Up
 	})
 	if n := nodeOf(t, final, "db1"); n.Up || n.Role != topology.RoleQuarantined {
@@ -128,11 +118,11 @@ func TestReplicaKilledIsNoFailover(t *testing.T) {
 	t.Parallel()
 	c := sandboxtest.New(t, sandbox.Options{Replicas: 2})
 	m := startManager(t, c, "", nil)
-	waitSnapshot(t, m.eng, 10*time.Second, "bootstrap", func(s *topology.Snapshot) bool { return s.Primary == "db1" })
+	sandboxtest.WaitSnapshot(t, m.eng, 10*time.Second, "bootstrap", func(s *topology.Snapshot) bool { return s.Primary == "db1" })
 	if err := c.Kill("db3"); err != nil {
 		t.Fatal(err)
 	}
-	waitSnapshot(t, m.eng, 5*time.Second, "db3 down", func(s *topology.Snapshot) bool { return !nodeOf(t, s, "db3").Up })
+	sandboxtest.WaitSnapshot(t, m.eng, 5*time.Second, "db3 down", func(s *topology.Snapshot) bool { return !nodeOf(t, s, "db3").Up })
 	time.Sleep(2 * time.Second)
 	s, _ := m.eng.Current()
 	if s.Primary != "db1" || s.Epoch != 1 {
@@ -146,35 +136,35 @@ func TestSIGSTOPPrimaryIsReplacedAndNeverWritableAgain(t *testing.T) {
 	t.Parallel()
 	c := sandboxtest.New(t, sandbox.Options{Replicas: 2, SemiSync: true})
 	m := startManager(t, c, "", nil)
-	waitSnapshot(t, m.eng, 10*time.Second, "bootstrap", func(s *topology.Snapshot) bool { return s.Primary == "db1" && !nodeOf(t, s, "db1").ReadOnly })
+	sandboxtest.WaitSnapshot(t, m.eng, 10*time.Second, "bootstrap", func(s *topology.Snapshot) bool { return s.Primary == "db1" && !nodeOf(t, s, "db1").ReadOnly })
 	setupTable(t, c, "db1")
 	app := c.App()
 	// A stale client, connected straight to db1, as an application that
 	// bypasses the proxy would be.
-	stale := openDB(t, c.DSN("db1", app.User, app.Password, ""))
+	stale := sandboxtest.OpenDB(t, c.DSN("db1", app.User, app.Password, ""))
 	stale.SetMaxOpenConns(1)
-	mustExec(t, stale, "INSERT INTO t.w (id, writer) VALUES (1, 0)")
+	sandboxtest.Exec(t, stale, "INSERT INTO t.w (id, writer) VALUES (1, 0)")
 
 	stop := time.Now()
 	if err := c.Signal("db1", syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Signal("db1", syscall.SIGCONT) })
-	snap := waitSnapshot(t, m.eng, 8*time.Second, "a new primary", func(s *topology.Snapshot) bool { return s.Primary != "" && s.Primary != "db1" })
+	snap := waitNewPrimary(t, m, 8*time.Second)
 	replaced := time.Since(stop)
 	t.Logf("SIGSTOP -> %s promoted after %v", snap.Primary, replaced.Round(time.Millisecond))
 	if replaced > 6*time.Second {
 		t.Errorf("hung primary replaced after %v, want within 6s", replaced)
 	}
-	newDB := openDB(t, c.DSN(snap.Primary, app.User, app.Password, ""))
-	mustExec(t, newDB, "INSERT INTO t.w (id, writer) VALUES (2, 0)")
+	newDB := sandboxtest.OpenDB(t, c.DSN(snap.Primary, app.User, app.Password, ""))
+	sandboxtest.Exec(t, newDB, "INSERT INTO t.w (id, writer) VALUES (2, 0)")
 
 	if err := c.Signal("db1", syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	// The stale session and a fresh one both try to write to the woken server.
 	results := make(chan error, 2)
-	for i, db := range []*sql.DB{stale, openDB(t, c.DSN("db1", app.User, app.Password, "")+"&timeout=1s")} {
+	for i, db := range []*sql.DB{stale, sandboxtest.OpenDB(t, c.DSN("db1", app.User, app.Password, "")+"&timeout=1s")} {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 			defer cancel()
