@@ -35,17 +35,23 @@ func killAndWaitFailover(t *testing.T, c *sandbox.Cluster, m *mgr, victim string
 	})
 }
 
+// restart starts the stopped server node again (within 60s).
+func restart(t *testing.T, c *sandbox.Cluster, node string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.Start(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestOldPrimaryRestartedRejoinsReadOnly(t *testing.T) {
 	t.Parallel()
 	c, m := managedCluster(t, sandbox.Options{Replicas: 2})
 	setupTable(t, c, "db1")
 	sandboxtest.WaitReplicated(t, c, 10*time.Second, "db1", "db2", "db3")
 	snap := killAndWaitFailover(t, c, m, "db1")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := c.Start(ctx, "db1"); err != nil {
-		t.Fatal(err)
-	}
+	restart(t, c, "db1")
 	sandboxtest.WaitSnapshot(t, m.eng, 10*time.Second, "db1 to rejoin as a replica", func(s *topology.Snapshot) bool {
 		n := nodeOf(t, s, "db1")
 		return n.Up && n.Role == topology.RoleReplica && n.ReadOnly
@@ -75,11 +81,7 @@ func TestErrantOldPrimaryIsQuarantinedAcrossManagerRestart(t *testing.T) {
 	snap := killAndWaitFailover(t, c, m, "db1")
 	m.stop() // the manager is down while db1 comes back detached
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := c.Start(ctx, "db1"); err != nil {
-		t.Fatal(err)
-	}
+	restart(t, c, "db1")
 	sandboxtest.Exec(t, sandboxtest.OpenDB(t, c.AdminDSN("db1")), "SET GLOBAL read_only=OFF", "CREATE DATABASE errant", "SET GLOBAL read_only=ON")
 
 	m2 := startManager(t, c, stateDir, nil)
@@ -222,11 +224,7 @@ func TestReplicaDownDuringFailoverIsAdopted(t *testing.T) {
 	}
 	app := c.App()
 	sandboxtest.Exec(t, sandboxtest.OpenDB(t, c.DSN("db2", app.User, app.Password, "")), "INSERT INTO t.w (id, writer) VALUES (5, 5)")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := c.Start(ctx, "db3"); err != nil {
-		t.Fatal(err)
-	}
+	restart(t, c, "db3")
 	sandboxtest.WaitSnapshot(t, m.eng, 10*time.Second, "db3 following db2", func(s *topology.Snapshot) bool {
 		n := nodeOf(t, s, "db3")
 		return n.Up && n.Role == topology.RoleReplica

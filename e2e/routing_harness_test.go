@@ -178,6 +178,29 @@ func (h *rtHarness) where(c *sql.Conn, query string) string {
 	return node
 }
 
+// lockReplicas takes a global read lock on each replica, which blocks its
+// applier while reads still work; release unlocks them.
+func (h *rtHarness) lockReplicas(t testing.TB) (release func()) {
+	t.Helper()
+	var conns []*sql.Conn
+	for _, n := range []string{"db2", "db3"} {
+		c, err := h.adminDB(n).Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.ExecContext(context.Background(), "FLUSH TABLES WITH READ LOCK"); err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	return func() {
+		for _, c := range conns {
+			c.ExecContext(context.Background(), "UNLOCK TABLES")
+			c.Close()
+		}
+	}
+}
+
 // replicasFit counts the replicas of s that may serve reads.
 func (h *rtHarness) replicasFit(s *topology.Snapshot) int {
 	n := 0

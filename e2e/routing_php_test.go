@@ -60,21 +60,9 @@ func TestRoutingMoodleLikePHP(t *testing.T) {
 	h.admin("db2", "START SLAVE SQL_THREAD")
 	h.admin("db3", "START SLAVE SQL_THREAD")
 	at(5500 * time.Millisecond)
-	var locks []func()
-	for _, n := range []string{"db2", "db3"} {
-		c, err := h.adminDB(n).Conn(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.ExecContext(context.Background(), "FLUSH TABLES WITH READ LOCK"); err != nil {
-			t.Fatal(err)
-		}
-		locks = append(locks, func() { c.ExecContext(context.Background(), "UNLOCK TABLES"); c.Close() })
-	}
+	unlock := h.lockReplicas(t)
 	at(7 * time.Second)
-	for _, unlock := range locks {
-		unlock()
-	}
+	unlock()
 
 	werr := cmd.Wait()
 	var rep rtPHPReport

@@ -250,26 +250,7 @@ func TestRoutingLagAndCausalReads(t *testing.T) {
 
 	// Lagging replicas whose SQL threads run: a global read lock on each
 	// replica blocks the applier while reads still work.
-	lag := func(t *testing.T) (release func()) {
-		t.Helper()
-		var conns []*sql.Conn
-		for _, n := range []string{"db2", "db3"} {
-			c, err := h.adminDB(n).Conn(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := c.ExecContext(context.Background(), "FLUSH TABLES WITH READ LOCK"); err != nil {
-				t.Fatal(err)
-			}
-			conns = append(conns, c)
-		}
-		return func() {
-			for _, c := range conns {
-				c.ExecContext(context.Background(), "UNLOCK TABLES")
-				c.Close()
-			}
-		}
-	}
+	lag := h.lockReplicas
 	staleOn := func(t *testing.T, node string, id int) bool {
 		t.Helper()
 		var n int
