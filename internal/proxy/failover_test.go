@@ -208,7 +208,7 @@ func TestPreparedStatementsSurviveFailover(t *testing.T) {
 	if err := sel.QueryRow().Scan(&n, &sid); err != nil || n != 2 {
 		t.Fatalf("rows on the new primary: %d (%v), want 2", n, err)
 	}
-	if want := serverID(t, h.open(h.directDSN("db2", app.User, app.Password, "", nil)), "db2"); sid != want {
+	if want := h.nodeID("db2"); sid != want {
 		t.Errorf("ran on server %d, want the new primary %d", sid, want)
 	}
 }

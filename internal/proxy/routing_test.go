@@ -14,7 +14,7 @@ import (
 	"vigil/internal/sandbox/sandboxtest"
 )
 
-func serverID(t *testing.T, db *sql.DB, node string) int {
+func serverID(t testing.TB, db *sql.DB, node string) int {
 	t.Helper()
 	var id int
 	if err := db.QueryRow("SELECT @@server_id").Scan(&id); err != nil {
@@ -23,11 +23,18 @@ func serverID(t *testing.T, db *sql.DB, node string) int {
 	return id
 }
 
+// nodeID is the @@server_id of node, asked directly as the app user.
+func (h *harness) nodeID(node string) int {
+	h.t.Helper()
+	app := h.app()
+	return serverID(h.t, h.open(h.directDSN(node, app.User, app.Password, "", nil)), node)
+}
+
 func TestReadWriteSplit(t *testing.T) {
 	h := newHarness(t, 1, nil)
 	app := h.app()
-	primaryID := serverID(t, h.open(h.directDSN("db1", app.User, app.Password, "", nil)), "db1")
-	replicaID := serverID(t, h.open(h.directDSN("db2", app.User, app.Password, "", nil)), "db2")
+	primaryID := h.nodeID("db1")
+	replicaID := h.nodeID("db2")
 	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
 	db.SetMaxOpenConns(1)
 	if got := serverID(t, db, "proxy"); got != replicaID {
@@ -138,8 +145,8 @@ func TestGracefulShutdown(t *testing.T) {
 func TestPreparedStatementsOnReplicas(t *testing.T) {
 	h := newHarness(t, 1, nil)
 	app := h.app()
-	replicaID := serverID(t, h.open(h.directDSN("db2", app.User, app.Password, "", nil)), "db2")
-	primaryID := serverID(t, h.open(h.directDSN("db1", app.User, app.Password, "", nil)), "db1")
+	replicaID := h.nodeID("db2")
+	primaryID := h.nodeID("db1")
 	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
 	db.SetMaxOpenConns(1)
 	sandboxtest.Exec(t, db, "CREATE TABLE ps (id INT PRIMARY KEY, v VARCHAR(10))")
