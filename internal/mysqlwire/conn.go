@@ -34,8 +34,9 @@ type Conn struct {
 	pooled bool          // bw comes from writerPool
 	tls    bool          // upgraded to TLS by ServerHandshake
 	seq    byte
-	hdr    [4]byte
-	buf    []byte // reassembly buffer for ReadPacket
+	hdr    [4]byte // read side
+	whdr   [4]byte // write side (a local array would escape through bufio)
+	buf    []byte  // reassembly buffer for ReadPacket
 	// MaxPacket bounds ReadPacket's reassembled payload.
 	MaxPacket int
 }
@@ -150,9 +151,9 @@ func (c *Conn) WritePacket(payload []byte) error {
 	w := c.writer()
 	for {
 		n := min(len(payload), MaxPayload)
-		hdr := [4]byte{byte(n), byte(n >> 8), byte(n >> 16), c.seq}
+		c.whdr = [4]byte{byte(n), byte(n >> 8), byte(n >> 16), c.seq}
 		c.seq++
-		if _, err := w.Write(hdr[:]); err != nil {
+		if _, err := w.Write(c.whdr[:]); err != nil {
 			return err
 		}
 		if _, err := w.Write(payload[:n]); err != nil {

@@ -19,6 +19,20 @@ import (
 type rawConn struct {
 	*net.TCPConn
 	rc syscall.RawConn
+
+	// Per-direction state of the call in progress, and the callbacks bound
+	// once to it (a closure per call would cost two allocations per read
+	// and per write). The poller serialises reads and writes separately,
+	// so a Read may run concurrently with a Write.
+	rbuf   []byte
+	rn     int
+	rerrno syscall.Errno
+	readFn func(uintptr) bool
+
+	wbuf    []byte
+	wn      int
+	werrno  syscall.Errno
+	writeFn func(uintptr) bool
 }
 
 // Direct wraps a TCP connection for the raw I/O path; other connections
@@ -32,28 +46,19 @@ func Direct(nc net.Conn) net.Conn {
 	if err != nil {
 		return nc
 	}
-	return &rawConn{TCPConn: tc, rc: rc}
+	c := &rawConn{TCPConn: tc, rc: rc}
+	c.readFn, c.writeFn = c.read, c.write
+	return c
 }
 
 func (c *rawConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			}
-			n, errno = int(r), e
-			return true
-		}
-	})
+	c.rbuf, c.rn, c.rerrno = p, 0, 0
+	err := c.rc.Read(c.readFn)
+	n, errno := c.rn, c.rerrno
+	c.rbuf = nil
 	switch {
 	case err != nil:
 		return 0, err
@@ -65,34 +70,55 @@ func (c *rawConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (c *rawConn) Write(p []byte) (int, error) {
-	written := 0
-	for written < len(p) {
-		var errno syscall.Errno
-		err := c.rc.Write(func(fd uintptr) bool {
-			for {
-				r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[written])), uintptr(len(p)-written))
-				switch e {
-				case syscall.EINTR:
-					continue
-				case syscall.EAGAIN:
-					return false
-				case 0:
-					written += int(r)
-				default:
-					errno = e
-				}
-				return true
-			}
-		})
-		if err != nil {
-			return written, err
+// read is the poller callback of Read: false asks to wait for readability.
+func (c *rawConn) read(fd uintptr) bool {
+	p := c.rbuf
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
 		}
-		if errno != 0 {
-			return written, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("write", errno)}
+		c.rn, c.rerrno = int(r), e
+		return true
+	}
+}
+
+func (c *rawConn) Write(p []byte) (int, error) {
+	c.wbuf, c.wn = p, 0
+	defer func() { c.wbuf = nil }()
+	for c.wn < len(p) {
+		c.werrno = 0
+		if err := c.rc.Write(c.writeFn); err != nil {
+			return c.wn, err
+		}
+		if c.werrno != 0 {
+			return c.wn, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("write", c.werrno)}
 		}
 	}
-	return written, nil
+	return c.wn, nil
+}
+
+// write is the poller callback of Write: one write(2) of what is left;
+// false asks to wait for writability.
+func (c *rawConn) write(fd uintptr) bool {
+	p := c.wbuf[c.wn:]
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		case 0:
+			c.wn += int(r)
+		default:
+			c.werrno = e
+		}
+		return true
+	}
 }
 
 // ReadFrom and WriteTo of *net.TCPConn would bypass the raw path (and
