@@ -30,9 +30,9 @@ type VIP struct {
 	Check string `yaml:"check,omitempty"`
 	// CheckInterval is the probe period (default 200ms).
 	CheckInterval time.Duration `yaml:"check_interval,omitempty"`
-	// CheckTimeout bounds one probe (default 500ms).
+	// CheckTimeout bounds one probe (default 1s).
 	CheckTimeout time.Duration `yaml:"check_timeout,omitempty"`
-	// CheckFall failures in a row fail the check (default 2).
+	// CheckFall failures in a row fail the check (default 3).
 	CheckFall int `yaml:"check_fall,omitempty"`
 	// CheckRise successes in a row pass it again (default 2).
 	CheckRise int `yaml:"check_rise,omitempty"`

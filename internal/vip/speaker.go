@@ -46,9 +46,9 @@ type Config struct {
 	Check string
 	// CheckInterval is the probe period (default 200ms).
 	CheckInterval time.Duration
-	// CheckTimeout bounds one probe (default 500ms).
+	// CheckTimeout bounds one probe (default 1s).
 	CheckTimeout time.Duration
-	// CheckFall is the number of failures that fail the check (default 2).
+	// CheckFall is the number of failures that fail the check (default 3).
 	CheckFall int
 	// CheckRise is the number of successes that pass it again (default 2).
 	CheckRise int
@@ -80,10 +80,10 @@ func (c *Config) setDefaults() {
 	}
 	def(&c.AdvertInterval, 100*time.Millisecond)
 	def(&c.CheckInterval, 200*time.Millisecond)
-	def(&c.CheckTimeout, 500*time.Millisecond)
+	def(&c.CheckTimeout, time.Second)
 	def(&c.GARPRepeat, time.Second)
 	def(&c.GARPRefresh, 10*time.Second)
-	defInt(&c.CheckFall, 2)
+	defInt(&c.CheckFall, 3)
 	defInt(&c.CheckRise, 2)
 	defInt(&c.DownAdverts, 3)
 	defInt(&c.GARPCount, 3)

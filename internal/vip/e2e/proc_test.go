@@ -71,7 +71,7 @@ func (l *lab) startVigil(h string, o speakerOpts) *proc {
 	args := []string{vigilBin, "vip", "--interface", "eth0", "--vrid", "213",
 		"--priority", strconv.Itoa(o.prio), "--vip", l.vipCIDR(), "--advert-interval", o.interval.String()}
 	if !o.noCheck {
-		args = append(args, "--check", fmt.Sprintf("tcp:127.0.0.1:%d", svcPort), "--check-interval", "50ms", "--check-timeout", "200ms")
+		args = append(args, "--check", fmt.Sprintf("tcp:127.0.0.1:%d", svcPort), "--check-interval", "100ms", "--check-timeout", "1s", "--check-fall", "3")
 	}
 	if o.nopreempt {
 		args = append(args, "--nopreempt")
