@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -61,17 +62,19 @@ func BenchmarkPointSelect(b *testing.B) {
 		targets = append(targets, target{"haproxy", addr, func() time.Duration { return procCPU(pid) }})
 	}
 	app := c.App()
-	for _, tg := range targets {
-		b.Run(tg.name, func(b *testing.B) {
-			var cpu0 time.Duration
-			if tg.cpu != nil {
-				cpu0 = tg.cpu()
-			}
-			benchClient(b, tg.addr, app.User, app.Password, schema)
-			if tg.cpu != nil {
-				b.ReportMetric(float64(tg.cpu()-cpu0)/float64(b.N), "relay-cpu-ns/op")
-			}
-		})
+	for _, conns := range []int{1, 64} {
+		for _, tg := range targets {
+			b.Run(fmt.Sprintf("conns=%d/%s", conns, tg.name), func(b *testing.B) {
+				var cpu0 time.Duration
+				if tg.cpu != nil {
+					cpu0 = tg.cpu()
+				}
+				benchClient(b, tg.addr, app.User, app.Password, schema, conns)
+				if tg.cpu != nil {
+					b.ReportMetric(float64(tg.cpu()-cpu0)/float64(b.N), "relay-cpu-ns/op")
+				}
+			})
+		}
 	}
 }
 
@@ -101,9 +104,9 @@ func procCPU(pid int) time.Duration {
 // proxy under test does not share its Go runtime with the client, as in
 // production; the timer covers the query loop only. A -cpuprofile of the
 // benchmark thus profiles the in-process proxy, not the client.
-func benchClient(b *testing.B, addr, user, pass, schema string) {
+func benchClient(b *testing.B, addr, user, pass, schema string, conns int) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestPointSelectClient$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "VIGIL_BENCH_CLIENT="+strings.Join([]string{addr, user, pass, schema, strconv.Itoa(b.N)}, " "))
+	cmd.Env = append(os.Environ(), "VIGIL_BENCH_CLIENT="+strings.Join([]string{addr, user, pass, schema, strconv.Itoa(b.N), strconv.Itoa(conns)}, " "))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -140,22 +143,40 @@ func TestPointSelectClient(t *testing.T) {
 	}
 	f := strings.Split(env, " ")
 	n, _ := strconv.Atoi(f[4])
-	cc, err := mysqlwire.Dial(context.Background(), mysqlwire.DialConfig{Addr: f[0], User: f[1], Password: f[2], DB: f[3]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	conns, _ := strconv.Atoi(f[5])
 	queries := make([]string, 1000)
 	for i := range queries {
 		queries[i] = fmt.Sprintf("SELECT c FROM sbtest1 WHERE id=%d", i+1)
+	}
+	ccs := make([]*mysqlwire.ClientConn, conns)
+	for i := range ccs {
+		cc, err := mysqlwire.Dial(context.Background(), mysqlwire.DialConfig{Addr: f[0], User: f[1], Password: f[2], DB: f[3]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		ccs[i] = cc
 	}
 	fmt.Println("ready")
 	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
 		t.Fatal(err)
 	}
-	for i := range n {
-		if rows, err := cc.Query(queries[i%len(queries)]); err != nil || len(rows) != 1 {
-			t.Fatalf("point select: %d rows, %v", len(rows), err)
+	var next atomic.Int64 // statements handed out
+	errs := make(chan error, conns)
+	for _, cc := range ccs {
+		go func() {
+			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+				if rows, err := cc.Query(queries[i%int64(len(queries))]); err != nil || len(rows) != 1 {
+					errs <- fmt.Errorf("point select: %d rows, %v", len(rows), err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range ccs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
 	fmt.Println("done")
