@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -196,7 +197,11 @@ func portFree(port int) bool {
 	return true
 }
 
-// freePorts returns n distinct ports the kernel hands out as free now.
+// freePorts returns n distinct ports that can be bound now. They are chosen
+// below the kernel's ephemeral range: a port from that range, once its
+// server stops (a drill, a restart), can be taken by the local end of any
+// outgoing connection on the machine, and the server could not start on it
+// again.
 func freePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
@@ -204,16 +209,46 @@ func freePorts(n int) ([]int, error) {
 			l.Close()
 		}
 	}()
+	lo, hi := portPickRange()
 	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	seen := map[int]bool{}
+	for tries := 0; len(ports) < n && tries < 20*n+1000; tries++ {
+		port := lo + rand.IntN(hi-lo)
+		if seen[port] {
+			continue
+		}
+		seen[port] = true
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
-			return nil, fmt.Errorf("pick a free port: %w", err)
+			continue
 		}
 		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
+	}
+	if len(ports) < n {
+		return nil, fmt.Errorf("pick %d free ports in %d-%d: only %d found", n, lo, hi-1, len(ports))
 	}
 	return ports, nil
+}
+
+// portPickRange is the range freePorts picks from: from 10000 up to the
+// start of the ephemeral range in /proc/sys/net/ipv4/ip_local_port_range
+// (32768 by default), or 10000-30000 when that cannot be read or leaves too
+// little room.
+func portPickRange() (lo, hi int) {
+	lo, hi = 10000, 30000
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return lo, hi
+	}
+	f := strings.Fields(string(data))
+	if len(f) != 2 {
+		return lo, hi
+	}
+	if start, err := strconv.Atoi(f[0]); err == nil && start-lo >= 2000 {
+		hi = start
+	}
+	return lo, hi
 }
 
 var errNotRunning = errors.New("not running")
