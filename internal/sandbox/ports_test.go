@@ -4,7 +4,7 @@ import "testing"
 
 func TestFreePortsAvoidTheEphemeralRange(t *testing.T) {
 	lo, hi := portPickRange()
-	ports, err := freePorts(8)
+	ports, err := FreePorts(8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,7 +18,7 @@ func TestFreePortsAvoidTheEphemeralRange(t *testing.T) {
 		}
 		seen[p] = true
 		if !portFree(p) {
-			t.Errorf("port %d is not free after freePorts returned", p)
+			t.Errorf("port %d is not free after FreePorts returned", p)
 		}
 	}
 	if len(ports) != 8 {

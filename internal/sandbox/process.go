@@ -197,12 +197,12 @@ func portFree(port int) bool {
 	return true
 }
 
-// freePorts returns n distinct ports that can be bound now. They are chosen
+// FreePorts returns n distinct ports on 127.0.0.1 that can be bound now. They are chosen
 // below the kernel's ephemeral range: a port from that range, once its
 // server stops (a drill, a restart), can be taken by the local end of any
 // outgoing connection on the machine, and the server could not start on it
 // again.
-func freePorts(n int) ([]int, error) {
+func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
@@ -231,7 +231,7 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// portPickRange is the range freePorts picks from: from 10000 up to the
+// portPickRange is the range FreePorts picks from: from 10000 up to the
 // start of the ephemeral range in /proc/sys/net/ipv4/ip_local_port_range
 // (32768 by default), or 10000-30000 when that cannot be read or leaves too
 // little room.

@@ -52,7 +52,7 @@ func (c *Cluster) EnsureConfig(proxyPort int) (*config.Config, error) {
 	}
 	httpPort, mgrPort := proxyPort+1, proxyPort+2
 	if !portFree(httpPort) || !portFree(mgrPort) {
-		ports, err := freePorts(2)
+		ports, err := FreePorts(2)
 		if err != nil {
 			return nil, err
 		}

@@ -141,7 +141,7 @@ func (c *Cluster) createNode(ctx context.Context, n *Node, tpl string) error {
 }
 
 func (c *Cluster) repickPort(n *Node) error {
-	ports, err := freePorts(1)
+	ports, err := FreePorts(1)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func newState(opts Options) (*state, error) {
 	var ports []int
 	if opts.BasePort == 0 {
 		var err error
-		if ports, err = freePorts(n); err != nil {
+		if ports, err = FreePorts(n); err != nil {
 			return nil, err
 		}
 	} else {

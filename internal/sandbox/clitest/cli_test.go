@@ -2,7 +2,6 @@ package clitest
 
 import (
 	"encoding/json"
-	"net"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -28,14 +27,15 @@ func status(t *testing.T, dir string) sandbox.Status {
 	return st
 }
 
+// freePort picks the proxy's port the way the sandbox picks its own: below
+// the ephemeral range, so the proxy can be restarted on it.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := sandbox.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports[0]
 }
 
 // TestServersOnlyCommands drives the server commands through the CLI
