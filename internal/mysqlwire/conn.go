@@ -181,6 +181,29 @@ func (c *Conn) Flush() error {
 	return err
 }
 
+// awaiter is a connection that can wait for the answer to a request without
+// trying a read first (the raw I/O path, Direct).
+type awaiter interface{ awaitReply(bool) }
+
+// WriteRequest is WriteCommand for a command that the server answers and
+// whose answer the caller reads next (never COM_QUIT, COM_STMT_CLOSE or
+// COM_STMT_SEND_LONG_DATA): on a Direct connection it then waits for the
+// answer without a read attempt that would fail with EAGAIN.
+func (c *Conn) WriteRequest(payload []byte) error {
+	c.ResetSeq()
+	if err := c.WritePacket(payload); err != nil {
+		return err
+	}
+	a, ok := c.nc.(awaiter)
+	if !ok || c.pooled || c.bw.Buffered() != 4+len(payload) {
+		return c.Flush()
+	}
+	a.awaitReply(true) // Flush writes the whole request in one Write
+	err := c.Flush()
+	a.awaitReply(false) // in case Flush failed before writing
+	return err
+}
+
 // WriteError writes e as an ERR packet and flushes.
 func (c *Conn) WriteError(e *SQLError) error {
 	if err := c.WritePacket(e.AppendERR(make([]byte, 0, 16+len(e.Message)))); err != nil {

@@ -33,6 +33,11 @@ type rawConn struct {
 	wn      int
 	werrno  syscall.Errno
 	writeFn func(uintptr) bool
+
+	// await makes the next Write a request: see writeAwait.
+	await   bool
+	armed   bool
+	awaitFn func(uintptr) bool
 }
 
 // Direct wraps a TCP connection for the raw I/O path; other connections
@@ -47,7 +52,7 @@ func Direct(nc net.Conn) net.Conn {
 		return nc
 	}
 	c := &rawConn{TCPConn: tc, rc: rc}
-	c.readFn, c.writeFn = c.read, c.write
+	c.readFn, c.writeFn, c.awaitFn = c.read, c.write, c.awaitRead
 	return c
 }
 
@@ -87,6 +92,10 @@ func (c *rawConn) read(fd uintptr) bool {
 }
 
 func (c *rawConn) Write(p []byte) (int, error) {
+	if c.await {
+		c.await = false
+		return c.writeAwait(p)
+	}
 	c.wbuf, c.wn = p, 0
 	defer func() { c.wbuf = nil }()
 	for c.wn < len(p) {
@@ -119,6 +128,63 @@ func (c *rawConn) write(fd uintptr) bool {
 		}
 		return true
 	}
+}
+
+// awaitReply(true) makes the next Write a request whose answer the caller
+// reads next (Conn.WriteRequest); awaitReply(false) cancels it.
+func (c *rawConn) awaitReply(on bool) { c.await = on }
+
+// writeAwait writes a request p and then waits until the connection is
+// readable, without the read attempt that would almost always fail with
+// EAGAIN (the server cannot have answered yet): one system call and one
+// wasted poller round less per statement. The write is made from inside the
+// poller's read callback, after the poller reset the connection's
+// readiness, so an answer that arrives during or after the write is not
+// missed. An error of the wait itself (deadline, close) is left to the next
+// Read, which reports it; a write that would block is finished by the
+// ordinary path.
+func (c *rawConn) writeAwait(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.wbuf, c.wn, c.werrno, c.armed = p, 0, 0, false
+	_ = c.rc.Read(c.awaitFn)
+	n, errno := c.wn, c.werrno
+	c.wbuf = nil
+	if errno != 0 {
+		return n, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("write", errno)}
+	}
+	if n < len(p) {
+		m, err := c.Write(p[n:])
+		return n + m, err
+	}
+	return n, nil
+}
+
+// awaitRead is the poller callback of writeAwait: on the first call it
+// writes the request and returns false (wait for readability); on the next
+// one the connection is readable (or the wake-up was spurious, which the
+// next Read handles).
+func (c *rawConn) awaitRead(fd uintptr) bool {
+	if c.armed {
+		return true
+	}
+	c.armed = true
+	p := c.wbuf
+	for c.wn < len(p) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[c.wn])), uintptr(len(p)-c.wn))
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN || (e == 0 && r == 0):
+			return true // finished by the ordinary path
+		case e != 0:
+			c.werrno = e
+			return true
+		}
+		c.wn += int(r)
+	}
+	return false
 }
 
 // ReadFrom and WriteTo of *net.TCPConn would bypass the raw path (and

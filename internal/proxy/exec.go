@@ -26,7 +26,7 @@ func (s *session) exec(b *backend, p []byte, kind mysqlwire.Response) (mysqlwire
 	s.gtid = s.gtid[:0]
 	s.relay.Server, s.relay.ServerCaps, s.relay.ClientCaps = b.conn.Conn, b.conn.Caps, s.caps
 	var sum mysqlwire.Summary
-	err := b.conn.WriteCommand(p)
+	err := b.conn.WriteRequest(p)
 	if err == nil {
 		sum, err = s.relay.Relay(kind)
 	}
