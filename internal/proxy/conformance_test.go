@@ -7,8 +7,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"vigil/internal/sandbox/sandboxtest"
 )
 
 // result is everything a query returned, for comparing a direct run with
@@ -102,6 +105,8 @@ func TestConformanceGoDriver(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The rows went to db1 directly; reads through the proxy may run on db2.
+	sandboxtest.WaitReplicated(t, h.c, 30*time.Second, "db1", "db2")
 	for _, mode := range []struct {
 		name string
 		edit func(*mysql.Config)
