@@ -15,7 +15,7 @@ import (
 )
 
 // Status is what `vigil sandbox status --json` prints (documented in
-// docs/readme/sandbox.md; keep the two in step).
+// the README's sandbox section; keep the two in step).
 type Status struct {
 	Dir     string         `json:"dir"`
 	Servers []ServerStatus `json:"servers"`
