@@ -179,12 +179,35 @@ func isOurs(pid int, markers ...string) bool {
 func waitGone(pid int, marker string, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if !isOurs(pid, marker) {
+		if processGone(pid, marker) {
 			return true
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return !isOurs(pid, marker)
+	return processGone(pid, marker)
+}
+
+// processGone reports whether pid has released what it held: it no longer
+// exists, is a zombie (its files, and so its listening socket, are closed),
+// or is another program (the pid was reused). A process that is still
+// exiting has an empty command line (its memory is released before its
+// files): it is not gone yet, and its port may still be bound.
+func processGone(pid int, marker string) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+		return true
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return true
+	}
+	if len(cmdline) == 0 {
+		return false
+	}
+	return !bytes.Contains(append(cmdline, 0), []byte(marker))
 }
 
 // portFree reports whether 127.0.0.1:port can be bound now.
