@@ -80,8 +80,21 @@ func TestAuthentication(t *testing.T) {
 				c.Close()
 			}
 		}()
+		dial := func() (*mysqlwire.ClientConn, error) {
+			return mysqlwire.Dial(context.Background(), mysqlwire.DialConfig{Addr: h.addr, User: "hashed", Password: app.Password})
+		}
+		tooMany := func(err error) bool {
+			var se *mysqlwire.SQLError
+			return errors.As(err, &se) && se.Number == mysqlwire.ErConCount
+		}
 		for i := range 3 {
-			c, err := mysqlwire.Dial(context.Background(), mysqlwire.DialConfig{Addr: h.addr, User: "hashed", Password: app.Password})
+			c, err := dial()
+			// The subtest above closed its session just now; the proxy
+			// releases its slot once it has seen the client go.
+			for deadline := time.Now().Add(5 * time.Second); i < 2 && tooMany(err) && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+				c, err = dial()
+			}
 			if i < 2 {
 				if err != nil {
 					t.Fatalf("connection %d: %v", i, err)
@@ -89,8 +102,7 @@ func TestAuthentication(t *testing.T) {
 				conns = append(conns, c)
 				continue
 			}
-			var se *mysqlwire.SQLError
-			if !errors.As(err, &se) || se.Number != mysqlwire.ErConCount {
+			if !tooMany(err) {
 				t.Fatalf("third connection: got %v, want error 1040", err)
 			}
 		}
