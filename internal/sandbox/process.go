@@ -188,8 +188,8 @@ func waitGone(pid int, marker string, timeout time.Duration) bool {
 }
 
 // processGone reports whether pid has released what it held: it no longer
-// exists, is a zombie (its files, and so its listening socket, are closed),
-// or is another program (the pid was reused). A process that is still
+// exists, is a zombie with no thread left (its files, and so its listening
+// socket, are closed), or is another program (the pid was reused). A process that is still
 // exiting has an empty command line (its memory is released before its
 // files): it is not gone yet, and its port may still be bound.
 func processGone(pid int, marker string) bool {
@@ -198,7 +198,10 @@ func processGone(pid int, marker string) bool {
 		return true
 	}
 	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-		return true
+		// A zombie leader's other threads may still be exiting, holding
+		// the shared file table: gone only once it is alone.
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		return err != nil || len(tasks) <= 1
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
@@ -208,6 +211,17 @@ func processGone(pid int, marker string) bool {
 		return false
 	}
 	return !bytes.Contains(append(cmdline, 0), []byte(marker))
+}
+
+// waitPortFree waits up to timeout for 127.0.0.1:port to become bindable:
+// a server killed a moment ago may still be closing its socket.
+func waitPortFree(port int, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if portFree(port) {
+			return true
+		}
+	}
+	return portFree(port)
 }
 
 // portFree reports whether 127.0.0.1:port can be bound now.

@@ -223,7 +223,7 @@ func (c *Cluster) Start(ctx context.Context, name string) error {
 	if c.PID(name) != 0 {
 		return nil
 	}
-	if !portFree(n.Port) {
+	if !waitPortFree(n.Port, 3*time.Second) {
 		return &errPortInUse{node: n.Name, port: n.Port}
 	}
 	return c.startNode(ctx, n)
