@@ -213,8 +213,11 @@ func processGone(pid int, marker string) bool {
 	return !bytes.Contains(append(cmdline, 0), []byte(marker))
 }
 
-// waitPortFree waits up to timeout for 127.0.0.1:port to become bindable:
-// a server killed a moment ago may still be closing its socket.
+// waitPortFree waits up to timeout for 127.0.0.1:port to become bindable.
+// A port can look taken for a moment without being so: a server killed a
+// moment ago may still be closing its socket, and a child forked by another
+// goroutine holds copies of the parent's sockets (a just-closed listener
+// among them) until it execs.
 func waitPortFree(port int, timeout time.Duration) bool {
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if portFree(port) {

@@ -47,7 +47,7 @@ func (c *Cluster) EnsureConfig(proxyPort int) (*config.Config, error) {
 	if _, err := os.Stat(c.ConfigPath()); err == nil {
 		return config.Load(c.ConfigPath())
 	}
-	if !portFree(proxyPort) {
+	if !waitPortFree(proxyPort, time.Second) {
 		return nil, &errPortInUse{node: "the proxy", port: proxyPort, flag: "--proxy-port"}
 	}
 	httpPort, mgrPort := proxyPort+1, proxyPort+2

@@ -73,7 +73,7 @@ func checkProxyPort(o StackOptions) error {
 	if _, err := os.Stat(filepath.Join(dir, "vigil.yaml")); err == nil || o.ServersOnly {
 		return nil
 	}
-	if !portFree(o.ProxyPort) {
+	if !waitPortFree(o.ProxyPort, time.Second) {
 		return &errPortInUse{node: "the proxy", port: o.ProxyPort, flag: "--proxy-port"}
 	}
 	return nil

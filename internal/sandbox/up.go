@@ -184,7 +184,7 @@ func newState(opts Options) (*state, error) {
 	} else {
 		for i := range n {
 			p := opts.BasePort + i
-			if !portFree(p) {
+			if !waitPortFree(p, time.Second) {
 				return nil, &errPortInUse{node: fmt.Sprintf("db%d", i+1), port: p}
 			}
 			ports = append(ports, p)
