@@ -1,12 +1,21 @@
 package topology
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Publisher holds the newest snapshot and wakes waiters when it changes.
-// It implements Source. Safe for concurrent use.
+// It implements Source. Safe for concurrent use; Current takes no lock, as
+// the proxy calls it for every statement.
 type Publisher struct {
-	mu      sync.Mutex
-	current *Snapshot
+	mu    sync.Mutex // serialises Publish
+	state atomic.Pointer[published]
+}
+
+// published pairs a snapshot with the channel closed when it is replaced.
+type published struct {
+	snap    *Snapshot
 	changed chan struct{}
 }
 
@@ -15,14 +24,15 @@ func NewPublisher(initial *Snapshot) *Publisher {
 	if initial == nil {
 		initial = &Snapshot{}
 	}
-	return &Publisher{current: initial, changed: make(chan struct{})}
+	p := &Publisher{}
+	p.state.Store(&published{snap: initial, changed: make(chan struct{})})
+	return p
 }
 
 // Current implements Source.
 func (p *Publisher) Current() (*Snapshot, <-chan struct{}) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.current, p.changed
+	st := p.state.Load()
+	return st.snap, st.changed
 }
 
 // Publish replaces the snapshot unless s is older than the current one
@@ -30,11 +40,11 @@ func (p *Publisher) Current() (*Snapshot, <-chan struct{}) {
 func (p *Publisher) Publish(s *Snapshot) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if s.Version != 0 && s.Version < p.current.Version {
+	old := p.state.Load()
+	if s.Version != 0 && s.Version < old.snap.Version {
 		return false
 	}
-	p.current = s
-	close(p.changed)
-	p.changed = make(chan struct{})
+	p.state.Store(&published{snap: s, changed: make(chan struct{})})
+	close(old.changed)
 	return true
 }
