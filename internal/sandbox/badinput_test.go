@@ -19,14 +19,10 @@ import (
 
 func TestPortInUseIsNamed(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, port := listenAfterFreePort(t)
 	defer l.Close()
-	port := l.Addr().(*net.TCPAddr).Port
 	dir := t.TempDir()
-	_, err = sandbox.Up(testCtx(t), sandbox.Options{Dir: dir, Replicas: 1, BasePort: port - 1})
+	_, err := sandbox.Up(testCtx(t), sandbox.Options{Dir: dir, Replicas: 1, BasePort: port - 1})
 	if err == nil {
 		t.Fatal("Up with a taken port: got nil error")
 	}
@@ -36,6 +32,26 @@ func TestPortInUseIsNamed(t *testing.T) {
 	if pids := strayProcesses(dir); len(pids) > 0 {
 		t.Errorf("processes left: %v", pids)
 	}
+}
+
+// listenAfterFreePort listens on a port whose predecessor is free (checked
+// by binding it), outside the ephemeral range, so that a sandbox based on the
+// predecessor finds db1's port free and db2's taken.
+func listenAfterFreePort(t *testing.T) (net.Listener, int) {
+	t.Helper()
+	for range 50 {
+		ports, err := sandbox.FreePorts(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]+1)))
+		if err != nil {
+			continue
+		}
+		return l, ports[0] + 1
+	}
+	t.Fatal("no free pair of consecutive ports found")
+	return nil, 0
 }
 
 func TestPortTakenWhileStoppedIsNamed(t *testing.T) {
