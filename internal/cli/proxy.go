@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -167,6 +168,7 @@ func runProxy(ctx context.Context, fl proxyFlags, log *slog.Logger) error {
 	if fl.listen != "" {
 		cfg.Proxy.Listen = fl.listen
 	}
+	setThreads(&cfg.Proxy, log)
 	parts, err := buildProxy(cfg, log)
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
@@ -204,6 +206,18 @@ func runProxy(ctx context.Context, fl proxyFlags, log *slog.Logger) error {
 	return g.Wait()
 }
 
+// setThreads applies proxy.threads to the Go runtime; with threads unset,
+// an explicit GOMAXPROCS in the environment wins over the default.
+func setThreads(p *config.Proxy, log *slog.Logger) {
+	if p.Threads == 0 && os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	n := p.ThreadsFor(runtime.NumCPU())
+	if runtime.GOMAXPROCS(n) != n {
+		log.Debug("proxy threads set", "threads", n, "cpus", runtime.NumCPU())
+	}
+}
+
 func serveProxyHTTP(ctx context.Context, addr string, parts *proxyParts, withPprof bool) error {
 	mux := http.NewServeMux()
 	if withPprof {
@@ -226,7 +240,7 @@ func serveProxyHTTP(ctx context.Context, addr string, parts *proxyParts, withPpr
 	return nil
 }
 
-// reloadOnHUP reloads users, limits and routing rules on SIGHUP. Listen
+// reloadOnHUP reloads users, limits, threads and routing rules on SIGHUP. Listen
 // addresses and the topology source are not reloaded.
 func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, path string, parts *proxyParts, log *slog.Logger) error {
 	for {
@@ -235,7 +249,7 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, path string, parts *
 			return nil
 		case <-hup:
 		}
-		if err := reloadProxy(path, parts); err != nil {
+		if err := reloadProxy(path, parts, log); err != nil {
 			log.Error("configuration reload failed; keeping the running configuration", "path", path, "err", err)
 			continue
 		}
@@ -243,7 +257,7 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, path string, parts *
 	}
 }
 
-func reloadProxy(path string, parts *proxyParts) error {
+func reloadProxy(path string, parts *proxyParts, log *slog.Logger) error {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return err
@@ -259,5 +273,9 @@ func reloadProxy(path string, parts *proxyParts) error {
 	if err := parts.router.Reload(rcfg); err != nil {
 		return err
 	}
-	return parts.srv.Reload(pcfg)
+	if err := parts.srv.Reload(pcfg); err != nil {
+		return err
+	}
+	setThreads(&cfg.Proxy, log)
+	return nil
 }
