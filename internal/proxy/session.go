@@ -50,6 +50,7 @@ type session struct {
 	gtid     []byte           // last_gtid of the running statement
 	stmts    map[uint32]*stmt // prepared statements by client-visible id
 	nextStmt uint32           // the last statement id given to the client
+	execBuf  []byte           // scratch for EXECUTEs given back their parameter types (runStmt)
 	relay    mysqlwire.Relay
 	cur      *backend // backend of the running statement
 	routed   bool     // between router Route and Observe

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/binary"
 	"time"
 
@@ -17,7 +18,8 @@ type stmt struct {
 	st     router.Statement
 	params uint16
 	ids    map[*backend]uint32 // backend-specific ids
-	typed  map[*backend]bool   // an EXECUTE that sent parameter types ran there
+	typed  map[*backend]bool   // the backend has seen types (the current ones, when types is set)
+	types  []byte              // parameter types of the last EXECUTE that sent them (2 per parameter)
 	last   *backend            // backend of the last EXECUTE (for FETCH)
 	long   *backend            // where SEND_LONG_DATA went since the last EXECUTE
 }
@@ -67,18 +69,24 @@ func (s *session) comPrepare(p []byte) bool {
 	return true
 }
 
+// noTypes is the error for an EXECUTE without parameter types that must
+// run on node, which has not seen them, while the proxy has none to add
+// (no EXECUTE of the statement has sent any).
+func noTypes(id uint32, node string) *mysqlwire.SQLError {
+	return mysqlwire.Errorf(1243, "HY000", "Unknown prepared statement handler (%d) given to mysqld_stmt_execute "+
+		"(vigil: this EXECUTE sends no parameter types, %s has not seen them, and no earlier EXECUTE of the statement sent any)", id, node)
+}
+
 // prepareOn makes sure st is prepared on b (p, the EXECUTE about to run,
-// or nil). It fails when b has never seen the parameter types and p does
-// not carry them.
+// or nil). It fails when p does not carry parameter types that b needs
+// and the proxy has none to add (see runStmt).
 func (s *session) prepareOn(st *stmt, b *backend, p []byte) error {
-	if _, ok := st.ids[b]; ok {
-		if p == nil || st.typed[b] || st.sendsTypes(p) {
-			return nil
-		}
-		return unknownStmt(0, "mysqld_stmt_execute")
+	if p != nil && !st.sendsTypes(p) && !st.typed[b] && st.types == nil {
+		id, _ := stmtID(p)
+		return noTypes(id, b.node)
 	}
-	if p != nil && !st.sendsTypes(p) {
-		return unknownStmt(0, "mysqld_stmt_execute")
+	if _, ok := st.ids[b]; ok {
+		return nil
 	}
 	rid, err := b.conn.Prepare(st.sql)
 	if err != nil {
@@ -91,13 +99,26 @@ func (s *session) prepareOn(st *stmt, b *backend, p []byte) error {
 	return nil
 }
 
-// sendsTypes reports whether an EXECUTE packet carries parameter types.
+// sendsTypes reports whether an EXECUTE packet carries parameter types
+// (any non-zero new_params_bound_flag, as the server reads it).
 func (st *stmt) sendsTypes(p []byte) bool {
 	if st.params == 0 {
 		return true
 	}
-	off := execHeaderLen + (int(st.params)+7)/8
-	return len(p) > off && p[off] == 1
+	off := boundFlagOffset(int(st.params))
+	return len(p) > off && p[off] != 0
+}
+
+// noteTypes remembers the parameter types EXECUTE p sends, if any. New
+// types make every backend's outdated: a later EXECUTE without types gets
+// them added wherever it runs until it has run there with them.
+func (st *stmt) noteTypes(p []byte) {
+	t, ok := paramTypes(p, int(st.params))
+	if !ok || bytes.Equal(t, st.types) {
+		return
+	}
+	st.types = append(st.types[:0], t...)
+	clear(st.typed)
 }
 
 // comExecute routes an EXECUTE like a COM_QUERY of the statement's text:
@@ -108,6 +129,7 @@ func (s *session) comExecute(p []byte) bool {
 	if st == nil || len(p) < execHeaderLen {
 		return s.answer(unknownStmt(id, "mysqld_stmt_execute"))
 	}
+	st.noteTypes(p)
 	start := time.Now()
 	if s.rs == nil {
 		return s.executeOn(st, p, start)
@@ -191,12 +213,22 @@ func (s *session) stmtReplica(st *stmt, d router.Decision, p []byte) *backend {
 	return b
 }
 
-// runStmt sends an EXECUTE to b with b's statement id and relays it.
+// runStmt sends an EXECUTE to b with b's statement id and relays it. An
+// EXECUTE without parameter types that b has not seen goes with the
+// remembered ones added (in the session's scratch buffer; p is left as
+// the client sent it but for the id).
 func (s *session) runStmt(st *stmt, b *backend, p []byte, t router.Target) (router.Result, error) {
-	bid := st.ids[b]
-	binary.LittleEndian.PutUint32(p[1:], bid)
 	typed := st.sendsTypes(p)
+	if !typed && !st.typed[b] {
+		if q, ok := addParamTypes(s.execBuf[:0], p, int(st.params), st.types); ok {
+			s.execBuf, p, typed = q, q, true
+		}
+	}
+	binary.LittleEndian.PutUint32(p[1:], st.ids[b])
 	sum, err := s.exec(b, p, mysqlwire.RespResult)
+	if cap(s.execBuf) > 64<<10 {
+		s.execBuf = nil // as Conn.ShrinkBuffer: a session does not keep a large packet's buffer
+	}
 	if err == nil {
 		st.last, st.long = b, nil
 		if typed {
