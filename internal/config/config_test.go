@@ -23,11 +23,24 @@ func TestParseValidates(t *testing.T) {
 		"bad route":      "users:\n  - {name: u, default_route: sideways}\n",
 		"bad hash":       "users:\n  - {name: u, password: '*abc'}\n",
 		"bad flavor":     "cluster:\n  flavor: postgres\n",
+		"bad plugin":     "proxy:\n  default_auth_plugin: sha256_password\n",
 	}
 	for name, doc := range cases {
 		if _, err := Parse([]byte(doc)); err == nil {
 			t.Errorf("%s: got nil error, want one", name)
 		}
+	}
+}
+
+func TestProxyAuthPlugin(t *testing.T) {
+	base := "cluster:\n  servers:\n    - {name: db1, address: '127.0.0.1:3306'}\n"
+	cfg, err := Parse([]byte(base))
+	if err != nil || cfg.Proxy.DefaultAuthPlugin != "mysql_native_password" || cfg.Proxy.RSAPrivateKey != "" {
+		t.Fatalf("defaults: %+v, %v; want mysql_native_password and no RSA key file", cfg.Proxy, err)
+	}
+	cfg, err = Parse([]byte(base + "proxy:\n  default_auth_plugin: caching_sha2_password\n  rsa_private_key: /etc/vigil/key.pem\n"))
+	if err != nil || cfg.Proxy.DefaultAuthPlugin != "caching_sha2_password" || cfg.Proxy.RSAPrivateKey != "/etc/vigil/key.pem" {
+		t.Fatalf("got %+v, %v", cfg.Proxy, err)
 	}
 }
 

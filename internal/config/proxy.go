@@ -35,6 +35,12 @@ type Proxy struct {
 	PoolMaxIdle int `yaml:"pool_max_idle,omitempty"`
 	// PoolIdleTimeout closes idle backend connections after this (default 5m).
 	PoolIdleTimeout time.Duration `yaml:"pool_idle_timeout,omitempty"`
+	// PoolMinIdle is how many idle backend connections the proxy keeps open
+	// ahead of demand (warm-up) per server it routes to and per client
+	// capability profile seen within pool_idle_timeout, logged in as the
+	// admin account and switched to the session's user by COM_CHANGE_USER
+	// (default 4; 0 turns warm-up off).
+	PoolMinIdle *int `yaml:"pool_min_idle,omitempty"`
 	// ShutdownTimeout is how long a graceful shutdown lets sessions finish
 	// their current statement or transaction (default 10s).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout,omitempty"`
@@ -53,6 +59,14 @@ type Proxy struct {
 	// TLSSelfSigned offers TLS with a certificate generated at start
 	// (when no tls_cert is given).
 	TLSSelfSigned bool `yaml:"tls_self_signed,omitempty"`
+	// RSAPrivateKey is a PEM file with the RSA key of caching_sha2_password
+	// full authentication without TLS (clients get its public half); empty,
+	// the default: a 2048-bit key generated at start.
+	RSAPrivateKey string `yaml:"rsa_private_key,omitempty"`
+	// DefaultAuthPlugin is the authentication plugin the greeting proposes:
+	// mysql_native_password (the default, as MariaDB) or
+	// caching_sha2_password (as MySQL 8). Clients may answer with either.
+	DefaultAuthPlugin string `yaml:"default_auth_plugin,omitempty"`
 }
 
 func (p *Proxy) setDefaults() {
@@ -77,8 +91,15 @@ func (p *Proxy) setDefaults() {
 	if p.PoolIdleTimeout == 0 {
 		p.PoolIdleTimeout = 5 * time.Minute
 	}
+	if p.PoolMinIdle == nil {
+		n := min(4, p.PoolMaxIdle)
+		p.PoolMinIdle = &n
+	}
 	if p.ShutdownTimeout == 0 {
 		p.ShutdownTimeout = 10 * time.Second
+	}
+	if p.DefaultAuthPlugin == "" {
+		p.DefaultAuthPlugin = "mysql_native_password"
 	}
 }
 
@@ -104,8 +125,16 @@ func (p *Proxy) Validate() error {
 	if (p.TLSCert == "") != (p.TLSKey == "") {
 		return fmt.Errorf("tls_cert and tls_key must be set together")
 	}
+	switch p.DefaultAuthPlugin {
+	case "mysql_native_password", "caching_sha2_password":
+	default:
+		return fmt.Errorf("default_auth_plugin %q: want mysql_native_password or caching_sha2_password", p.DefaultAuthPlugin)
+	}
 	if p.PoolMaxIdle > p.PoolMaxPerServer {
 		return fmt.Errorf("pool_max_idle %d exceeds pool_max_per_server %d", p.PoolMaxIdle, p.PoolMaxPerServer)
+	}
+	if p.PoolMinIdle != nil && (*p.PoolMinIdle < 0 || *p.PoolMinIdle > p.PoolMaxIdle) {
+		return fmt.Errorf("pool_min_idle %d: want 0 to pool_max_idle (%d)", *p.PoolMinIdle, p.PoolMaxIdle)
 	}
 	return nil
 }

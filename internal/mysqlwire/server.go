@@ -3,6 +3,7 @@ package mysqlwire
 import (
 	"bufio"
 	"bytes"
+	"crypto/rsa"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -52,21 +53,34 @@ type Login struct {
 // is wrong or the user is unknown; the caller answers with 1045.
 var ErrAuthFailed = errors.New("authentication failed")
 
+// ServerAuth is what ServerHandshake needs to authenticate a client.
+type ServerAuth struct {
+	// TLS, when set, is offered to the client.
+	TLS *tls.Config
+	// RSA, when set, is the key of caching_sha2_password full
+	// authentication on a plain connection; nil switches such a client to
+	// mysql_native_password instead.
+	RSA *rsa.PrivateKey
+	// Lookup returns a user's credentials, and false for an unknown user.
+	Lookup func(user string) (Credentials, bool)
+}
+
 // ServerHandshake runs the server side of the handshake on a fresh client
 // connection: it sends g (whose Salt must be 20 bytes and Plugin
-// mysql_native_password), reads the response, upgrades to TLS when the
-// client asks for it and tlsConfig is set, and authenticates: with
-// mysql_native_password, or with caching_sha2_password (fast
-// authentication when the clear password is configured, full
-// authentication over TLS); a client that starts with any other plugin, or
-// needs full caching_sha2 authentication without TLS, is switched to
+// mysql_native_password or caching_sha2_password), reads the response,
+// upgrades to TLS when the client asks for it and auth.TLS is set, and
+// authenticates: with mysql_native_password, or with
+// caching_sha2_password (fast authentication when the clear password is
+// configured, else full authentication over TLS or with auth.RSA, as
+// MySQL 8 does); a client that starts with any other plugin, or needs full
+// caching_sha2 authentication without TLS nor RSA key, is switched to
 // mysql_native_password. It does not send the final OK or ERR: on success
 // the caller sends OK with Conn.WriteOK, on failure an ERR. On
 // ErrAuthFailed the returned Login still carries the response (for the
 // error message).
-func (c *Conn) ServerHandshake(g *Greeting, tlsConfig *tls.Config, lookup func(user string) (Credentials, bool)) (*Login, error) {
+func (c *Conn) ServerHandshake(g *Greeting, auth ServerAuth) (*Login, error) {
 	c.ResetSeq()
-	if tlsConfig != nil {
+	if auth.TLS != nil {
 		g.Caps |= CapSSL
 	}
 	if err := c.WritePacket(g.AppendGreeting(make([]byte, 0, 128))); err != nil {
@@ -75,16 +89,16 @@ func (c *Conn) ServerHandshake(g *Greeting, tlsConfig *tls.Config, lookup func(u
 	if err := c.Flush(); err != nil {
 		return nil, err
 	}
-	resp, err := c.readHandshakeResponse(tlsConfig)
+	resp, err := c.readHandshakeResponse(auth.TLS)
 	if err != nil {
 		return nil, err
 	}
 	login := &Login{Response: resp, Caps: resp.Caps & g.Caps &^ CapSSL}
-	cred, found := lookup(resp.User)
+	cred, found := auth.Lookup(resp.User)
 	var stage1 []byte
 	var ok bool
 	if resp.Caps&CapPluginAuth != 0 && resp.Plugin == CachingSHA2Password {
-		stage1, ok, err = c.cachingSHA2(cred, g.Salt, resp.AuthData)
+		stage1, ok, err = c.cachingSHA2(cred, g.Salt, resp.AuthData, auth.RSA)
 	} else {
 		token := resp.AuthData
 		if resp.Caps&CapPluginAuth != 0 && resp.Plugin != NativePassword {

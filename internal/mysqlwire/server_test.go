@@ -2,9 +2,14 @@ package mysqlwire
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -19,9 +24,21 @@ func testTLS(t *testing.T) *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{cert}}
 }
 
+// testRSA is a throwaway 2048-bit RSA key, generated once.
+var testRSA = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
 // clientLogin plays a client that starts with plugin and answers what the
 // server asks (auth switch to native, caching_sha2 fast OK or full auth).
-func clientLogin(t *testing.T, nc net.Conn, user, password, plugin string, useTLS bool) error {
+// full says what it sends for full authentication without TLS: "" asks
+// for the public key and sends the RSA-encrypted password, "clear" the
+// clear password, "garbage" a key-sized blob of random bytes.
+func clientLogin(t *testing.T, nc net.Conn, user, password, plugin string, useTLS bool, full string) error {
 	c := NewClientConn(nc)
 	p, err := c.ReadPacket()
 	if err != nil {
@@ -72,13 +89,43 @@ func clientLogin(t *testing.T, nc net.Conn, user, password, plugin string, useTL
 			}
 		case bytes.Equal(p, []byte{1, sha2FastOK}):
 		case bytes.Equal(p, []byte{1, sha2FullAuth}):
-			if err := c.writeFlush(append([]byte(password), 0)); err != nil {
+			if err := c.writeFlush(fullAuthAnswer(c.tls, password, full)); err != nil {
+				return err
+			}
+		case p[0] == 1 && len(p) > 2: // the server's public key
+			block, _ := pem.Decode(p[1:])
+			if block == nil {
+				t.Fatalf("public key packet without PEM: %q", p)
+			}
+			pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+			if err != nil {
+				t.Fatalf("public key: %v", err)
+			}
+			enc, err := EncryptPassword(pub.(*rsa.PublicKey), g.Salt, password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.writeFlush(enc); err != nil {
 				return err
 			}
 		default:
 			t.Fatalf("unexpected packet %x", p)
 		}
 	}
+}
+
+// fullAuthAnswer is a client's first packet of caching_sha2 full
+// authentication (see clientLogin).
+func fullAuthAnswer(useTLS bool, password, full string) []byte {
+	switch {
+	case useTLS || full == "clear":
+		return append([]byte(password), 0)
+	case full == "garbage":
+		b := make([]byte, 256)
+		_, _ = rand.Read(b)
+		return b
+	}
+	return []byte{sha2RequestPublicKey}
 }
 
 func TestServerHandshake(t *testing.T) {
@@ -88,18 +135,26 @@ func TestServerHandshake(t *testing.T) {
 	cases := []struct {
 		name, plugin, password string
 		cred                   Credentials
-		tls, ok                bool
+		tls, rsa, ok           bool
+		full                   string
 	}{
-		{"native", NativePassword, pw, clear, false, true},
-		{"native, hash only", NativePassword, pw, hashed, false, true},
-		{"native, wrong password", NativePassword, "nope", clear, false, false},
-		{"native over TLS", NativePassword, pw, hashed, true, true},
-		{"caching_sha2 fast", CachingSHA2Password, pw, clear, false, true},
-		{"caching_sha2 wrong", CachingSHA2Password, "nope", clear, false, false},
-		{"caching_sha2 hash only: switched to native", CachingSHA2Password, pw, hashed, false, true},
-		{"caching_sha2 hash only over TLS: full auth", CachingSHA2Password, pw, hashed, true, true},
-		{"caching_sha2 full auth, wrong password", CachingSHA2Password, "nope", hashed, true, false},
-		{"other plugin: switched to native", "client_ed25519", pw, clear, false, true},
+		{"native", NativePassword, pw, clear, false, false, true, ""},
+		{"native, hash only", NativePassword, pw, hashed, false, false, true, ""},
+		{"native, wrong password", NativePassword, "nope", clear, false, false, false, ""},
+		{"native over TLS", NativePassword, pw, hashed, true, false, true, ""},
+		{"caching_sha2 fast", CachingSHA2Password, pw, clear, false, false, true, ""},
+		{"caching_sha2 fast with RSA key", CachingSHA2Password, pw, clear, false, true, true, ""},
+		{"caching_sha2 wrong", CachingSHA2Password, "nope", clear, false, false, false, ""},
+		{"caching_sha2 hash only: switched to native", CachingSHA2Password, pw, hashed, false, false, true, ""},
+		{"caching_sha2 hash only over TLS: full auth", CachingSHA2Password, pw, hashed, true, false, true, ""},
+		{"caching_sha2 hash only over TLS with RSA key: full auth", CachingSHA2Password, pw, hashed, true, true, true, ""},
+		{"caching_sha2 full auth, wrong password", CachingSHA2Password, "nope", hashed, true, false, false, ""},
+		{"caching_sha2 hash only: RSA full auth", CachingSHA2Password, pw, hashed, false, true, true, ""},
+		{"caching_sha2 wrong fast token: RSA full auth", CachingSHA2Password, "nope", clear, false, true, false, ""},
+		{"caching_sha2 RSA full auth, wrong password", CachingSHA2Password, "nope", hashed, false, true, false, ""},
+		{"caching_sha2 clear password without TLS: refused", CachingSHA2Password, pw, hashed, false, true, false, "clear"},
+		{"caching_sha2 garbage instead of RSA: refused", CachingSHA2Password, pw, hashed, false, true, false, "garbage"},
+		{"other plugin: switched to native", "client_ed25519", pw, clear, false, true, true, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,7 +164,7 @@ func TestServerHandshake(t *testing.T) {
 			_ = a.SetDeadline(time.Now().Add(5 * time.Second))
 			_ = b.SetDeadline(time.Now().Add(5 * time.Second))
 			cerr := make(chan error, 1)
-			go func() { cerr <- clientLogin(t, b, "u", tc.password, tc.plugin, tc.tls) }()
+			go func() { cerr <- clientLogin(t, b, "u", tc.password, tc.plugin, tc.tls, tc.full) }()
 			srv := NewServerConn(a)
 			salt, _ := NewSalt()
 			g := &Greeting{ServerVersion: "5.5.5-10.11.19-MariaDB", ConnID: 1, Salt: salt[:], Caps: ProxyCaps, Charset: 45, Plugin: NativePassword}
@@ -117,7 +172,11 @@ func TestServerHandshake(t *testing.T) {
 			if tc.tls {
 				tcfg = testTLS(t)
 			}
-			login, err := srv.ServerHandshake(g, tcfg, func(string) (Credentials, bool) { return tc.cred, true })
+			auth := ServerAuth{TLS: tcfg, Lookup: func(string) (Credentials, bool) { return tc.cred, true }}
+			if tc.rsa {
+				auth.RSA = testRSA()
+			}
+			login, err := srv.ServerHandshake(g, auth)
 			if tc.ok {
 				if err != nil {
 					t.Fatalf("handshake: %v", err)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/rsa"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -43,6 +44,12 @@ type Config struct {
 	MaxConnections int
 	// TLS, when set, is offered to clients.
 	TLS *tls.Config
+	// RSAKey is the key of caching_sha2_password full authentication on
+	// plain connections; nil: New generates one, kept across reloads.
+	RSAKey *rsa.PrivateKey
+	// AuthPlugin is the plugin the greeting proposes: NativePassword (the
+	// default) or CachingSHA2Password.
+	AuthPlugin string
 }
 
 // ConfigFrom builds the proxy configuration from the shared file.
@@ -56,6 +63,7 @@ func ConfigFrom(c *config.Config) (Config, error) {
 		QueryTimeout:      c.Proxy.QueryTimeout,
 		ClientIdleTimeout: c.Proxy.ClientIdleTimeout,
 		MaxConnections:    c.Proxy.MaxConnections,
+		AuthPlugin:        c.Proxy.DefaultAuthPlugin,
 	}
 	for _, s := range c.Cluster.Servers {
 		pc.Servers = append(pc.Servers, s.Address)
@@ -65,6 +73,9 @@ func ConfigFrom(c *config.Config) (Config, error) {
 		return Config{}, err
 	}
 	pc.TLS = tc
+	if pc.RSAKey, err = rsaKey(c.Proxy); err != nil {
+		return Config{}, err
+	}
 	for _, u := range c.Users {
 		cred, err := mysqlwire.CredentialsFor(u.Password)
 		if err != nil {
@@ -88,6 +99,9 @@ func (c *Config) setDefaults() {
 	if c.Flavor == "" {
 		c.Flavor = "mariadb"
 	}
+	if c.AuthPlugin == "" {
+		c.AuthPlugin = mysqlwire.NativePassword
+	}
 }
 
 // Validate checks the configuration.
@@ -97,6 +111,10 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConnections < 0 {
 		return errors.New("proxy: max_connections must not be negative")
+	}
+	if c.AuthPlugin != mysqlwire.NativePassword && c.AuthPlugin != mysqlwire.CachingSHA2Password {
+		return fmt.Errorf("proxy: default auth plugin %q: want %s or %s",
+			c.AuthPlugin, mysqlwire.NativePassword, mysqlwire.CachingSHA2Password)
 	}
 	return nil
 }

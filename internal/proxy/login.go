@@ -24,15 +24,18 @@ func (s *session) login() error {
 		return err
 	}
 	s.salt = salt[:]
+	cfg := s.srv.config()
 	greet := &mysqlwire.Greeting{
 		ServerVersion: g.ServerVersion, ConnID: s.id, Salt: s.salt,
 		Caps:    mysqlwire.ProxyCaps & (g.Caps | mysqlwire.CapPluginAuth | mysqlwire.CapPluginAuthLenenc),
-		Charset: g.Charset, Status: mysqlwire.StatusAutocommit, Plugin: mysqlwire.NativePassword,
+		Charset: g.Charset, Status: mysqlwire.StatusAutocommit, Plugin: cfg.AuthPlugin,
 	}
-	cfg := s.srv.config()
-	lg, err := s.c.ServerHandshake(greet, cfg.TLS, func(name string) (mysqlwire.Credentials, bool) {
-		u, ok := cfg.Users[name]
-		return u.Cred, ok
+	lg, err := s.c.ServerHandshake(greet, mysqlwire.ServerAuth{
+		TLS: cfg.TLS, RSA: cfg.RSAKey,
+		Lookup: func(name string) (mysqlwire.Credentials, bool) {
+			u, ok := cfg.Users[name]
+			return u.Cred, ok
+		},
 	})
 	if errors.Is(err, mysqlwire.ErrAuthFailed) {
 		s.srv.m.errors.WithLabelValues("access_denied").Inc()

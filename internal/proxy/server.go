@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +46,7 @@ type Server struct {
 	log    *slog.Logger
 	m      *metrics
 	info   serverInfo
+	genKey *rsa.PrivateKey // generated when no RSA key is configured; under mu
 
 	nextID atomic.Uint32
 
@@ -79,8 +82,32 @@ func New(cfg Config, src topology.Source, opts Options) (*Server, error) {
 		sessions: map[uint32]*session{}, perUser: map[string]int{},
 		listeners: map[net.Listener]struct{}{}, done: make(chan struct{}),
 	}
+	if err := s.ensureRSAKey(&cfg); err != nil {
+		return nil, err
+	}
 	s.cfg.Store(&cfg)
 	return s, nil
+}
+
+// ensureRSAKey gives cfg the server's generated RSA key when it has none
+// configured, generating it (once, logged) on first need.
+func (s *Server) ensureRSAKey(cfg *Config) error {
+	if cfg.RSAKey != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.genKey == nil {
+		k, err := rsa.GenerateKey(rand.Reader, generatedRSABits)
+		if err != nil {
+			return fmt.Errorf("proxy: generate RSA key: %w", err)
+		}
+		s.genKey = k
+		s.log.Info("generated an RSA key for caching_sha2_password authentication without TLS; set proxy.rsa_private_key to keep one across restarts",
+			"bits", generatedRSABits)
+	}
+	cfg.RSAKey = s.genKey
+	return nil
 }
 
 // Reload swaps the configuration (users, limits, timeouts). Live sessions
@@ -88,6 +115,9 @@ func New(cfg Config, src topology.Source, opts Options) (*Server, error) {
 func (s *Server) Reload(cfg Config) error {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := s.ensureRSAKey(&cfg); err != nil {
 		return err
 	}
 	s.cfg.Store(&cfg)

@@ -4,14 +4,17 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
 	"math/big"
+	"os"
 	"time"
 
 	"vigil/internal/config"
+	"vigil/internal/mysqlwire"
 )
 
 // tlsConfig builds the front end's TLS configuration: from the configured
@@ -32,6 +35,27 @@ func tlsConfig(p config.Proxy) (*tls.Config, error) {
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
+
+// rsaKey loads the configured RSA private key of caching_sha2_password
+// full authentication without TLS, or returns nil when none is configured
+// (the server then generates one).
+func rsaKey(p config.Proxy) (*rsa.PrivateKey, error) {
+	if p.RSAPrivateKey == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(p.RSAPrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("proxy rsa_private_key: %w", err)
+	}
+	k, err := mysqlwire.ParsePrivateKeyPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("proxy rsa_private_key %s: %w", p.RSAPrivateKey, err)
+	}
+	return k, nil
+}
+
+// generatedRSABits is the size of the key generated when none is configured.
+const generatedRSABits = 2048
 
 // selfSigned generates an ECDSA P-256 certificate for "vigil proxy",
 // valid for ten years.
