@@ -130,10 +130,7 @@ func buildProxy(cfg *config.Config, log *slog.Logger) (*proxyParts, error) {
 		sa := topology.NewStandalone(mon, log)
 		src, parts.run = sa, append(parts.run, mon.Run, sa.Run)
 	}
-	p, err := pool.New(pool.Config{
-		MaxPerServer: cfg.Proxy.PoolMaxPerServer, MaxIdle: cfg.Proxy.PoolMaxIdle,
-		IdleTimeout: cfg.Proxy.PoolIdleTimeout, ConnectTimeout: cfg.Proxy.ConnectTimeout,
-	}, nil)
+	p, err := pool.New(proxy.PoolConfigFrom(cfg, log), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +180,7 @@ func runProxy(ctx context.Context, fl proxyFlags, log *slog.Logger) error {
 		g.Go(func() error { return run(gctx) })
 	}
 	g.Go(func() error { return parts.pool.Run(gctx) })
+	g.Go(func() error { return parts.srv.Run(gctx) })
 	g.Go(func() error {
 		if err := parts.srv.Serve(l); !errors.Is(err, proxy.ErrServerClosed) {
 			return err

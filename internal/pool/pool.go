@@ -11,12 +11,21 @@
 // Limits: at most Config.MaxPerServer open connections per server (Get
 // waits for a slot until its context ends), at most Config.MaxIdle idle
 // ones, and idle ones older than Config.IdleTimeout are closed by Run.
+//
+// Warm-up (warm.go): for every server named by SetWarm and every capability
+// profile that Get served within IdleTimeout, Run keeps Config.MinIdle idle
+// connections open, logged in as Config.WarmUser; COM_CHANGE_USER makes
+// them usable by any account. Health (health.go): Run pings connections
+// that have been idle for Config.HealthInterval and closes those that do
+// not answer; Get also skips an idle connection whose COM_CHANGE_USER
+// fails for a reason other than the server refusing the login.
 package pool
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -34,6 +43,19 @@ type Config struct {
 	IdleTimeout time.Duration
 	// ConnectTimeout bounds dialing and logging in (default 2s).
 	ConnectTimeout time.Duration
+	// MinIdle is how many idle connections Run keeps open per warm server
+	// (see SetWarm) and per capability profile served recently (0: no
+	// warm-up). MaxPerServer and MaxIdle still cap them.
+	MinIdle int
+	// WarmUser and WarmPassword are the account warm connections log in as
+	// (empty WarmUser: no warm-up). Get switches them to the session's
+	// account with COM_CHANGE_USER.
+	WarmUser, WarmPassword string
+	// HealthInterval: Run pings (COM_PING) connections idle for longer and
+	// closes those that fail (default 30s).
+	HealthInterval time.Duration
+	// Logger receives warm-up and health-check events; nil discards.
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -49,11 +71,18 @@ func (c *Config) setDefaults() {
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = 2 * time.Second
 	}
+	if c.HealthInterval == 0 {
+		c.HealthInterval = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
 }
 
 // Validate checks the limits.
 func (c *Config) Validate() error {
-	if c.MaxPerServer < 0 || c.MaxIdle < 0 || c.IdleTimeout < 0 || c.ConnectTimeout < 0 {
+	if c.MaxPerServer < 0 || c.MaxIdle < 0 || c.IdleTimeout < 0 || c.ConnectTimeout < 0 ||
+		c.MinIdle < 0 || c.HealthInterval < 0 {
 		return errors.New("pool: limits and durations must not be negative")
 	}
 	if c.MaxIdle > c.MaxPerServer {
@@ -68,21 +97,30 @@ type Conn struct {
 	Addr    string
 	idleAt  time.Time
 	created time.Time
+	// checkedAt is when the connection last answered (dial, Put or ping).
+	checkedAt time.Time
 }
 
 // Stats is a snapshot of one server's pool.
 type Stats struct {
 	Open, Idle int
-	// Dials and Reuses count new connections and idle ones handed out.
+	// Dials counts connections opened for a Get (on a session's path),
+	// Reuses idle ones handed out by Get.
 	Dials, Reuses uint64
+	// Warmed counts connections opened in the background by warm-up,
+	// WarmFailures failed warm-up attempts, Broken idle connections closed
+	// because they failed a ping or COM_CHANGE_USER.
+	Warmed, WarmFailures, Broken uint64
 }
 
 type server struct {
-	open   int
+	open   int     // busy + idle + being dialled, warmed or pinged
 	idle   []*Conn // LIFO
 	wake   chan struct{}
 	dials  uint64
 	reuses uint64
+	warm   warmState
+	broken uint64
 }
 
 // Dialer opens a logged-in connection; mysqlwire.Dial in production.
@@ -94,9 +132,12 @@ type Pool struct {
 	dial Dialer
 	now  func() time.Time
 
-	mu      sync.Mutex
-	servers map[string]*server
-	closed  bool
+	mu       sync.Mutex
+	servers  map[string]*server
+	closed   bool
+	targets  []string      // warm servers (SetWarm)
+	profiles profiles      // capability profiles Get served
+	kick     chan struct{} // wakes Run to warm up (capacity 1)
 }
 
 // New returns a pool; dial nil means mysqlwire.Dial.
@@ -108,7 +149,10 @@ func New(cfg Config, dial Dialer) (*Pool, error) {
 	if dial == nil {
 		dial = mysqlwire.Dial
 	}
-	return &Pool{cfg: cfg, dial: dial, now: time.Now, servers: map[string]*server{}}, nil
+	return &Pool{
+		cfg: cfg, dial: dial, now: time.Now, servers: map[string]*server{},
+		profiles: profiles{}, kick: make(chan struct{}, 1),
+	}, nil
 }
 
 // ErrClosed is returned by Get after Close.
@@ -140,9 +184,10 @@ func (p *Pool) Get(ctx context.Context, dc mysqlwire.DialConfig) (*Conn, error) 
 		case c != nil:
 			if err := c.ChangeUser(dc); err != nil {
 				p.Discard(c)
-				if errors.As(err, new(*mysqlwire.SQLError)) {
+				if isRefusal(err) {
 					return nil, err
 				}
+				p.countBroken(c.Addr)
 				continue // broken idle connection: try again
 			}
 			return c, nil
@@ -166,11 +211,17 @@ func (p *Pool) take(dc mysqlwire.DialConfig) (*Conn, bool, <-chan struct{}, erro
 		return nil, false, nil, ErrClosed
 	}
 	s := p.server(dc.Addr)
+	if p.warming() && p.profiles.learn(dc.Caps, p.now()) {
+		p.wakeRun()
+	}
 	for i := len(s.idle) - 1; i >= 0; i-- {
 		c := s.idle[i]
 		if c.Caps == wantCaps(dc, c) {
 			s.idle = append(s.idle[:i], s.idle[i+1:]...)
 			s.reuses++
+			if p.warming() {
+				p.wakeRun() // refill the warm minimum
+			}
 			return c, false, nil, nil
 		}
 	}
@@ -210,7 +261,7 @@ func (p *Pool) dialNew(ctx context.Context, dc mysqlwire.DialConfig) (*Conn, err
 		return nil, err
 	}
 	now := p.now()
-	return &Conn{ClientConn: cc, Addr: dc.Addr, created: now, idleAt: now}, nil
+	return &Conn{ClientConn: cc, Addr: dc.Addr, created: now, idleAt: now, checkedAt: now}, nil
 }
 
 func (p *Pool) release(addr string) {
@@ -239,6 +290,7 @@ func (p *Pool) Put(c *Conn) {
 		return
 	}
 	c.idleAt = p.now()
+	c.checkedAt = c.idleAt
 	s.idle = append(s.idle, c)
 	p.signal(s)
 }
@@ -255,23 +307,39 @@ func (p *Pool) Stats() map[string]Stats {
 	defer p.mu.Unlock()
 	out := make(map[string]Stats, len(p.servers))
 	for addr, s := range p.servers {
-		out[addr] = Stats{Open: s.open, Idle: len(s.idle), Dials: s.dials, Reuses: s.reuses}
+		out[addr] = Stats{
+			Open: s.open, Idle: len(s.idle), Dials: s.dials, Reuses: s.reuses,
+			Warmed: s.warm.warmed, WarmFailures: s.warm.failures, Broken: s.broken,
+		}
 	}
 	return out
 }
 
-// Run closes idle connections past IdleTimeout until ctx ends, then closes
-// the pool.
+// Run closes idle connections past IdleTimeout, pings long-idle ones
+// (HealthInterval) and keeps the warm minimum open (MinIdle, SetWarm)
+// until ctx ends, then closes the pool and waits for its background dials
+// and pings. Call it once.
 func (p *Pool) Run(ctx context.Context) error {
-	t := time.NewTicker(min(p.cfg.IdleTimeout/2, 10*time.Second))
+	var wg sync.WaitGroup // warm-up dials and pings
+	defer wg.Wait()
+	defer p.Close()
+	t := time.NewTicker(min(p.cfg.IdleTimeout/2, p.cfg.HealthInterval/2, 10*time.Second))
 	defer t.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			p.Close()
 			return nil
 		case <-t.C:
 			p.reap()
+			p.check(&wg)
+		case <-p.kick:
+		case <-retry.C:
+		}
+		if at := p.warm(ctx, &wg); !at.IsZero() {
+			retry.Reset(max(at.Sub(p.now()), time.Millisecond))
 		}
 	}
 }

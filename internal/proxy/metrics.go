@@ -95,12 +95,21 @@ var (
 		"Backend connections opened, by server address.", []string{"addr"}, nil)
 	poolReusesDesc = prometheus.NewDesc("vigil_proxy_pool_reuses_total",
 		"Idle backend connections handed to a session, by server address.", []string{"addr"}, nil)
+	poolWarmedDesc = prometheus.NewDesc("vigil_proxy_pool_warmed_total",
+		"Backend connections opened ahead of demand by warm-up, by server address.", []string{"addr"}, nil)
+	poolWarmFailuresDesc = prometheus.NewDesc("vigil_proxy_pool_warm_failures_total",
+		"Failed warm-up connection attempts, by server address.", []string{"addr"}, nil)
+	poolBrokenDesc = prometheus.NewDesc("vigil_proxy_pool_broken_total",
+		"Idle backend connections found dead (failed ping or re-login) and closed, by server address.", []string{"addr"}, nil)
 )
 
 func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- poolOpenDesc
 	ch <- poolDialsDesc
 	ch <- poolReusesDesc
+	ch <- poolWarmedDesc
+	ch <- poolWarmFailuresDesc
+	ch <- poolBrokenDesc
 }
 
 func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
@@ -109,5 +118,8 @@ func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(poolOpenDesc, prometheus.GaugeValue, float64(st.Idle), addr, "idle")
 		ch <- prometheus.MustNewConstMetric(poolDialsDesc, prometheus.CounterValue, float64(st.Dials), addr)
 		ch <- prometheus.MustNewConstMetric(poolReusesDesc, prometheus.CounterValue, float64(st.Reuses), addr)
+		ch <- prometheus.MustNewConstMetric(poolWarmedDesc, prometheus.CounterValue, float64(st.Warmed), addr)
+		ch <- prometheus.MustNewConstMetric(poolWarmFailuresDesc, prometheus.CounterValue, float64(st.WarmFailures), addr)
+		ch <- prometheus.MustNewConstMetric(poolBrokenDesc, prometheus.CounterValue, float64(st.Broken), addr)
 	}
 }

@@ -30,7 +30,8 @@ type Options struct {
 	// Run are background loops (a monitor, a topology source, ...) run
 	// until cleanup, after the proxy has shut down.
 	Run []func(context.Context) error
-	// RunPool also runs the pool's idle reaper (pool.Run) until cleanup.
+	// RunPool also runs the pool's background loop (pool.Run: idle reaper,
+	// health checks, warm-up per cfg's proxy.pool_min_idle) until cleanup.
 	RunPool bool
 }
 
@@ -66,7 +67,9 @@ func Start(t testing.TB, cfg *config.Config, src topology.Source, o Options) *Pr
 	}
 	p := &Proxy{Registry: prometheus.NewRegistry()}
 	var err error
-	if p.Pool, err = pool.New(pool.Config{ConnectTimeout: o.ConnectTimeout, IdleTimeout: time.Minute}, nil); err != nil {
+	pc := proxy.PoolConfigFrom(cfg, log)
+	pc.ConnectTimeout = o.ConnectTimeout
+	if p.Pool, err = pool.New(pc, nil); err != nil {
 		t.Fatal(err)
 	}
 	rcfg, err := router.FromConfig(cfg)
@@ -94,9 +97,9 @@ func Start(t testing.TB, cfg *config.Config, src topology.Source, o Options) *Pr
 
 // serve runs the server and the background loops until t's cleanup.
 func (p *Proxy) serve(t testing.TB, l net.Listener, o Options) {
-	runs := o.Run
+	runs := append(o.Run[:len(o.Run):len(o.Run)], p.Server.Run) // warm targets; inert without pool.Run
 	if o.RunPool {
-		runs = append(runs[:len(runs):len(runs)], p.Pool.Run)
+		runs = append(runs, p.Pool.Run)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

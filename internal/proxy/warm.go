@@ -1,0 +1,61 @@
+package proxy
+
+import (
+	"context"
+	"log/slog"
+
+	"vigil/internal/config"
+	"vigil/internal/pool"
+	"vigil/internal/topology"
+)
+
+// PoolConfigFrom builds the backend pool's configuration from the shared
+// file: its limits, and warm-up logged in as the admin account (the one
+// account besides the application users whose password the proxy knows;
+// COM_CHANGE_USER hands a warm connection to any user).
+func PoolConfigFrom(c *config.Config, log *slog.Logger) pool.Config {
+	pc := pool.Config{
+		MaxPerServer: c.Proxy.PoolMaxPerServer, MaxIdle: c.Proxy.PoolMaxIdle,
+		IdleTimeout: c.Proxy.PoolIdleTimeout, ConnectTimeout: c.Proxy.ConnectTimeout,
+		WarmUser: c.Accounts.Admin.User, WarmPassword: c.Accounts.Admin.Password,
+		Logger: log,
+	}
+	if c.Proxy.PoolMinIdle != nil {
+		pc.MinIdle = *c.Proxy.PoolMinIdle
+	}
+	return pc
+}
+
+// Run keeps the pool's warm servers (pool.SetWarm) on the servers the
+// proxy routes to, following the topology source until ctx ends: the
+// primary, and with a router the replicas that are up. After a failover
+// the new primary is warmed as soon as a snapshot names it. Returns nil.
+func (s *Server) Run(ctx context.Context) error {
+	for {
+		snap, changed := s.src.Current()
+		s.pool.SetWarm(warmTargets(snap, s.router != nil))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		}
+	}
+}
+
+// warmTargets are the addresses of the servers that statements may go to
+// under snap.
+func warmTargets(snap *topology.Snapshot, replicas bool) []string {
+	if snap == nil {
+		return nil
+	}
+	var out []string
+	for _, n := range snap.Nodes {
+		switch {
+		case n.Name == snap.Primary && n.Up:
+			out = append(out, n.Address)
+		case replicas && n.Up && n.Role == topology.RoleReplica:
+			out = append(out, n.Address)
+		}
+	}
+	return out
+}
