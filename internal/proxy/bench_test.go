@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"vigil/internal/config"
 	"vigil/internal/mysqlwire"
 	"vigil/internal/pool"
 	"vigil/internal/proxy"
@@ -35,6 +37,9 @@ import (
 // statement is its ns/op minus direct's; the goal is HAProxy's or less.
 // The sub-benchmarks share one server, so compare them within one run.
 func BenchmarkPointSelect(b *testing.B) {
+	// The proxy runs on the threads `vigil proxy` takes by default (this
+	// process hosts only the proxy; clients and servers are other processes).
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS((&config.Proxy{}).ThreadsFor(runtime.NumCPU())))
 	c := sandboxtest.New(b, sandbox.Options{Replicas: 0, PrimaryWritable: true, Database: "vbench"})
 	db, err := sql.Open("mysql", c.AdminDSN("db1"))
 	if err != nil {
