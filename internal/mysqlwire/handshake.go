@@ -14,11 +14,13 @@ type Greeting struct {
 	Charset       byte
 	Status        uint16
 	Plugin        string
+	// ExtCaps are MariaDB extended capabilities (ExtCacheMetadata...),
+	// present only when Caps lacks CapLongPassword.
+	ExtCaps uint32
 }
 
-// AppendGreeting appends the greeting payload. It presents Vigil as a
-// MySQL-compatible server (CLIENT_LONG_PASSWORD set), so that MariaDB
-// clients do not expect MariaDB extended capabilities.
+// AppendGreeting appends the greeting payload. ExtCaps are written only
+// when Caps lacks CapLongPassword (a MariaDB server).
 func (g *Greeting) AppendGreeting(b []byte) []byte {
 	b = append(b, 10)
 	b = append(b, g.ServerVersion...)
@@ -31,7 +33,8 @@ func (g *Greeting) AppendGreeting(b []byte) []byte {
 	b = binary.LittleEndian.AppendUint16(b, g.Status)
 	b = binary.LittleEndian.AppendUint16(b, uint16(g.Caps>>16))
 	b = append(b, byte(len(g.Salt)+1))
-	b = append(b, make([]byte, 10)...)
+	b = append(b, make([]byte, 6)...)
+	b = binary.LittleEndian.AppendUint32(b, extCaps(g.Caps, g.ExtCaps))
 	b = append(b, g.Salt[8:]...)
 	b = append(b, 0)
 	b = append(b, g.Plugin...)
@@ -74,6 +77,7 @@ func ParseGreeting(p []byte) (*Greeting, error) {
 	g.Status = binary.LittleEndian.Uint16(p[i+1:])
 	g.Caps |= uint32(binary.LittleEndian.Uint16(p[i+3:])) << 16
 	saltLen := int(p[i+5])
+	g.ExtCaps = extCaps(g.Caps, binary.LittleEndian.Uint32(p[i+12:]))
 	i += 6 + 10
 	if g.Caps&CapSecureConnection != 0 {
 		n := max(13, saltLen-8)
@@ -109,6 +113,7 @@ type HandshakeResponse struct {
 	Plugin     string
 	Attrs      []byte // raw connect attributes block (without its length)
 	SSLRequest bool   // the packet was a short SSL request
+	ExtCaps    uint32 // MariaDB extended capabilities (see Greeting.ExtCaps)
 }
 
 // ParseHandshakeResponse decodes a protocol-4.1 handshake response.
@@ -121,6 +126,7 @@ func ParseHandshakeResponse(p []byte) (*HandshakeResponse, error) {
 		MaxPacket: binary.LittleEndian.Uint32(p[4:]),
 		Charset:   p[8],
 	}
+	r.ExtCaps = extCaps(r.Caps, binary.LittleEndian.Uint32(p[28:]))
 	if r.Caps&CapProtocol41 == 0 {
 		return nil, fmt.Errorf("handshake response: pre-4.1 protocol not supported: %w", ErrMalformed)
 	}
@@ -187,7 +193,8 @@ func (r *HandshakeResponse) AppendHandshakeResponse(b []byte) []byte {
 	b = binary.LittleEndian.AppendUint32(b, r.Caps)
 	b = binary.LittleEndian.AppendUint32(b, r.MaxPacket)
 	b = append(b, r.Charset)
-	b = append(b, make([]byte, 23)...)
+	b = append(b, make([]byte, 19)...)
+	b = binary.LittleEndian.AppendUint32(b, extCaps(r.Caps, r.ExtCaps))
 	b = append(b, r.User...)
 	b = append(b, 0)
 	switch {
@@ -297,4 +304,13 @@ func ParseChangeUser(p []byte, caps uint32) (*ChangeUser, error) {
 		}
 	}
 	return cu, nil
+}
+
+// extCaps is ext when caps lacks CapLongPassword (CLIENT_MYSQL): MariaDB
+// peers read the extended capabilities only then.
+func extCaps(caps, ext uint32) uint32 {
+	if caps&CapLongPassword != 0 {
+		return 0
+	}
+	return ext
 }

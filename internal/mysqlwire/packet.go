@@ -58,6 +58,20 @@ const (
 	CapDeprecateEOF     uint32 = 1 << 24
 )
 
+// MariaDB extended capabilities (bits 32-63 of the capability set, carried
+// in otherwise unused handshake bytes when CapLongPassword, which MariaDB
+// calls CLIENT_MYSQL, is not set).
+const (
+	// ExtCacheMetadata (MARIADB_CLIENT_CACHE_METADATA, MariaDB 10.6+): a
+	// column-count packet carries a metadata-follows byte, and the server
+	// leaves out column definitions of a prepared statement's result that
+	// the client already has.
+	ExtCacheMetadata uint32 = 1 << 4
+)
+
+// ProxyExtCaps are the MariaDB extended capabilities Vigil relays.
+const ProxyExtCaps = ExtCacheMetadata
+
 // ProxyCaps are the capabilities Vigil implements on its front end; the
 // handshake offers these intersected with the backend's.
 const ProxyCaps = CapLongPassword | CapFoundRows | CapLongFlag | CapConnectWithDB |

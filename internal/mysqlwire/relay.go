@@ -71,9 +71,12 @@ type Relay struct {
 	// StmtID, if not zero, replaces the statement id of a COM_STMT_PREPARE
 	// answer on its way to the client (the proxy numbers statements itself;
 	// Summary.StmtID keeps the server's).
-	StmtID  uint32
-	scratch []byte
-	sum     Summary
+	StmtID uint32
+	// CacheMetadata: both connections negotiated ExtCacheMetadata, so a
+	// column-count packet carries a metadata-follows byte.
+	CacheMetadata bool
+	scratch       []byte
+	sum           Summary
 }
 
 // Relay copies the response to the command just sent to the server and
@@ -219,9 +222,12 @@ func (r *Relay) results() error {
 // resultSet relays one result set whose column-count packet is next and
 // reports whether more results follow.
 func (r *Relay) resultSet(n int, p []byte) (bool, error) {
-	ncol, _, _, err := readLenenc(p)
-	if err != nil || ncol == 0 || ncol > 1<<16 {
+	ncol, k, _, err := readLenenc(p)
+	if err != nil || ncol == 0 || ncol > 1<<16 || (r.CacheMetadata && len(p) <= k) {
 		return false, fmt.Errorf("column count: %w", ErrMalformed)
+	}
+	if r.CacheMetadata && p[k] == 0 {
+		ncol = 0 // the client has this statement's column definitions
 	}
 	if err := r.forward(n); err != nil {
 		return false, err

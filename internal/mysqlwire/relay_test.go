@@ -50,6 +50,13 @@ func textRow(vals ...string) []byte {
 // runRelay feeds server to a Relay and returns what the client received.
 func runRelay(t testing.TB, server []byte, kind Response, serverCaps, clientCaps uint32, track func(StateChange)) ([]byte, Summary, error) {
 	t.Helper()
+	return runRelayWith(t, server, kind, Relay{ServerCaps: serverCaps, ClientCaps: clientCaps, Track: track})
+}
+
+// runRelayWith is runRelay with the Relay's settings in r (its connections
+// are set here).
+func runRelayWith(t testing.TB, server []byte, kind Response, r Relay) ([]byte, Summary, error) {
+	t.Helper()
 	srvA, srvB := net.Pipe()
 	cliA, cliB := net.Pipe()
 	defer srvA.Close()
@@ -64,7 +71,7 @@ func runRelay(t testing.TB, server []byte, kind Response, serverCaps, clientCaps
 		b, _ := io.ReadAll(cliB)
 		got <- b
 	}()
-	r := Relay{Server: NewClientConn(srvA), Client: NewServerConn(cliA), ServerCaps: serverCaps, ClientCaps: clientCaps, Track: track}
+	r.Server, r.Client = NewClientConn(srvA), NewServerConn(cliA)
 	sum, err := r.Relay(kind)
 	cliA.Close()
 	return <-got, sum, err
