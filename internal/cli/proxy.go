@@ -63,7 +63,7 @@ func newImportUsersCmd() *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
-			got, err := proxy.ImportUsers(ctx, srv.Address, cfg.Accounts)
+			got, err := proxy.ImportUsers(ctx, srv.Address, cfg)
 			if err != nil {
 				return err
 			}
@@ -130,7 +130,11 @@ func buildProxy(cfg *config.Config, log *slog.Logger) (*proxyParts, error) {
 		sa := topology.NewStandalone(mon, log)
 		src, parts.run = sa, append(parts.run, mon.Run, sa.Run)
 	}
-	p, err := pool.New(proxy.PoolConfigFrom(cfg, log), nil)
+	pc, err := proxy.PoolConfigFrom(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pool.New(pc, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -67,6 +67,9 @@ type Proxy struct {
 	// mysql_native_password (the default, as MariaDB) or
 	// caching_sha2_password (as MySQL 8). Clients may answer with either.
 	DefaultAuthPlugin string `yaml:"default_auth_plugin,omitempty"`
+	// BackendTLS secures the connections to the servers (default: off,
+	// plain TCP). Read at start; a reload keeps the running setting.
+	BackendTLS BackendTLS `yaml:"backend_tls,omitempty"`
 }
 
 func (p *Proxy) setDefaults() {
@@ -129,6 +132,9 @@ func (p *Proxy) Validate() error {
 	case "mysql_native_password", "caching_sha2_password":
 	default:
 		return fmt.Errorf("default_auth_plugin %q: want mysql_native_password or caching_sha2_password", p.DefaultAuthPlugin)
+	}
+	if err := p.BackendTLS.Validate(); err != nil {
+		return fmt.Errorf("backend_tls: %w", err)
 	}
 	if p.PoolMaxIdle > p.PoolMaxPerServer {
 		return fmt.Errorf("pool_max_idle %d exceeds pool_max_per_server %d", p.PoolMaxIdle, p.PoolMaxPerServer)

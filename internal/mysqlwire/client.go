@@ -36,6 +36,9 @@ type DialConfig struct {
 	Attrs []byte
 	// Timeout bounds connecting and logging in (0: 10s).
 	Timeout time.Duration
+	// TLS, when set and not off, secures the connection (SSL request
+	// after the greeting). nil: plain TCP on the raw I/O path.
+	TLS *ClientTLS
 }
 
 // ClientConn is a logged-in connection to a server.
@@ -47,8 +50,9 @@ type ClientConn struct {
 	Caps uint32
 }
 
-// Dial connects to cfg.Addr and logs in with mysql_native_password. A server
-// refusal is returned as *SQLError.
+// Dial connects to cfg.Addr, upgrades to TLS as cfg.TLS says, and logs in
+// with mysql_native_password. A server refusal is returned as *SQLError, a
+// TLS failure that retrying will not fix as an error wrapping ErrTLS.
 func Dial(ctx context.Context, cfg DialConfig) (*ClientConn, error) {
 	timeout := cfg.Timeout
 	if timeout == 0 {
@@ -64,15 +68,18 @@ func Dial(ctx context.Context, cfg DialConfig) (*ClientConn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	nc = Direct(nc)
+	if !cfg.TLS.enabled() {
+		nc = Direct(nc) // a TLS connection keeps the ordinary path
+	}
 	deadline, _ := ctx.Deadline()
 	_ = nc.SetDeadline(deadline)
-	cc, err := login(NewClientConn(nc), cfg)
+	c := NewClientConn(nc)
+	cc, err := login(c, cfg)
 	if err != nil {
-		nc.Close()
+		c.Close() // the TLS connection, once upgraded
 		return nil, fmt.Errorf("log into %s as %s: %w", cfg.Addr, cfg.User, err)
 	}
-	_ = nc.SetDeadline(time.Time{})
+	_ = cc.SetDeadline(time.Time{})
 	return cc, nil
 }
 
@@ -100,8 +107,15 @@ func login(c *Conn, cfg DialConfig) (*ClientConn, error) {
 		caps &^= CapConnectAttrs
 	}
 	stage1, charset := cfg.credentials()
+	if err := c.startTLS(cfg.TLS, cfg.Addr, g, caps, charset); err != nil {
+		return nil, err
+	}
+	sent := caps
+	if c.tls {
+		sent |= CapSSL
+	}
 	resp := HandshakeResponse{
-		Caps: caps, MaxPacket: MaxPayload, Charset: charset, User: cfg.User,
+		Caps: sent, MaxPacket: MaxPayload, Charset: charset, User: cfg.User,
 		AuthData: NativeToken(stage1, g.Salt), DB: cfg.DB, Plugin: NativePassword, Attrs: cfg.Attrs,
 	}
 	if err := c.WritePacket(resp.AppendHandshakeResponse(nil)); err != nil {

@@ -32,7 +32,7 @@ type Conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer // front end: borrowed from writerPool, nil when idle
 	pooled bool          // bw comes from writerPool
-	tls    bool          // upgraded to TLS by ServerHandshake
+	tls    bool          // upgraded to TLS (ServerHandshake, or Dial on the client side)
 	seq    byte
 	hdr    [4]byte // read side
 	whdr   [4]byte // write side (a local array would escape through bufio)

@@ -40,6 +40,7 @@ const (
 	CrServerLost           uint16 = 2013
 	CrServerGone           uint16 = 2006
 	CrConnHostError        uint16 = 2003
+	CrSSLConnectionError   uint16 = 2026
 	ErConnectionKilled     uint16 = 1927
 	ErUnknownError         uint16 = 1105
 	ErNotSupportedAuthMode uint16 = 1251

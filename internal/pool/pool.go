@@ -56,6 +56,10 @@ type Config struct {
 	HealthInterval time.Duration
 	// Logger receives warm-up and health-check events; nil discards.
 	Logger *slog.Logger
+	// TLS secures every connection the pool opens (Get and warm-up) when
+	// the DialConfig has none; nil: plain TCP. COM_CHANGE_USER keeps a
+	// connection's TLS.
+	TLS *mysqlwire.ClientTLS
 }
 
 func (c *Config) setDefaults() {
@@ -154,6 +158,9 @@ func New(cfg Config, dial Dialer) (*Pool, error) {
 		profiles: profiles{}, kick: make(chan struct{}, 1),
 	}, nil
 }
+
+// TLS returns Config.TLS, for other connections to the same servers.
+func (p *Pool) TLS() *mysqlwire.ClientTLS { return p.cfg.TLS }
 
 // ErrClosed is returned by Get after Close.
 var ErrClosed = errors.New("pool closed")
@@ -255,6 +262,9 @@ func wantCaps(dc mysqlwire.DialConfig, c *Conn) uint32 {
 }
 
 func (p *Pool) dialNew(ctx context.Context, dc mysqlwire.DialConfig) (*Conn, error) {
+	if dc.TLS == nil {
+		dc.TLS = p.cfg.TLS
+	}
 	cc, err := p.dial(ctx, dc)
 	if err != nil {
 		p.release(dc.Addr)

@@ -195,7 +195,7 @@ func (s *server) countIdle(prof uint32) int {
 func (p *Pool) warmOne(ctx context.Context, j warmJob) {
 	cc, err := p.dial(ctx, mysqlwire.DialConfig{
 		Addr: j.addr, User: p.cfg.WarmUser, Password: p.cfg.WarmPassword,
-		Caps: j.caps, Timeout: p.cfg.ConnectTimeout,
+		Caps: j.caps, Timeout: p.cfg.ConnectTimeout, TLS: p.cfg.TLS,
 	})
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -52,7 +52,7 @@ func (s *session) open(node topology.Node) (*backend, error) {
 	})
 	if err != nil {
 		s.srv.m.backendErrors.WithLabelValues(node.Name, "connect").Inc()
-		return nil, err
+		return nil, s.tlsError(node, err)
 	}
 	b := &backend{conn: pc, node: node.Name, schema: s.schema, option: multiOption(pc.Caps)}
 	if err := s.sync(b); err != nil {
@@ -238,7 +238,8 @@ func isLoginRefusal(err error) bool {
 		return false
 	}
 	switch se.Number {
-	case mysqlwire.ErAccessDenied, 1044, 1049, 1698, 1227:
+	case mysqlwire.ErAccessDenied, 1044, 1049, 1698, 1227,
+		mysqlwire.CrSSLConnectionError: // TLS to the server failed: not worth holding for
 		return true
 	}
 	return false

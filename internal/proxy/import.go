@@ -24,13 +24,18 @@ type ImportedUsers struct {
 var systemUsers = map[string]bool{"root": true, "mariadb.sys": true, "mysql.sys": true,
 	"mysql.session": true, "mysql.infoschema": true, "PUBLIC": true, "": true}
 
-// ImportUsers reads the accounts of the server at addr (as the admin
-// account) and returns those the proxy can serve: every user whose
-// password is a mysql_native_password hash, with that hash, so that no
-// clear-text password is needed in the configuration. Vigil's own
-// accounts (admin, replication) are left out.
-func ImportUsers(ctx context.Context, addr string, acc config.Accounts) (ImportedUsers, error) {
-	c, err := mysqlwire.Dial(ctx, mysqlwire.DialConfig{Addr: addr, User: acc.Admin.User, Password: acc.Admin.Password})
+// ImportUsers reads the accounts of the server at addr (as cfg's admin
+// account, over TLS as proxy.backend_tls says) and returns those the proxy
+// can serve: every user whose password is a mysql_native_password hash,
+// with that hash, so that no clear-text password is needed in the
+// configuration. Vigil's own accounts (admin, replication) are left out.
+func ImportUsers(ctx context.Context, addr string, cfg *config.Config) (ImportedUsers, error) {
+	acc := cfg.Accounts
+	t, err := backendTLS(cfg.Proxy.BackendTLS)
+	if err != nil {
+		return ImportedUsers{}, err
+	}
+	c, err := mysqlwire.Dial(ctx, mysqlwire.DialConfig{Addr: addr, User: acc.Admin.User, Password: acc.Admin.Password, TLS: t})
 	if err != nil {
 		return ImportedUsers{}, err
 	}

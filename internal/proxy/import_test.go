@@ -17,7 +17,7 @@ func TestImportUsers(t *testing.T) {
 		"CREATE USER reader@'%' IDENTIFIED BY 'r1'", "CREATE USER reader@localhost IDENTIFIED BY 'r1'",
 		"CREATE USER split@'%' IDENTIFIED BY 'a'", "CREATE USER split@localhost IDENTIFIED BY 'b'",
 		"CREATE USER nopw@'%'")
-	got, err := proxy.ImportUsers(context.Background(), h.c.Node("db1").Addr, h.cfg.Accounts)
+	got, err := proxy.ImportUsers(context.Background(), h.c.Node("db1").Addr, h.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

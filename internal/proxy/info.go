@@ -45,6 +45,7 @@ func (s *Server) greeting(ctx context.Context) mysqlwire.Greeting {
 	for _, a := range addrs {
 		c, err := mysqlwire.Dial(ctx, mysqlwire.DialConfig{
 			Addr: a, User: cfg.Admin.User, Password: cfg.Admin.Password, Timeout: cfg.ConnectTimeout,
+			TLS: s.pool.TLS(),
 		})
 		if err != nil {
 			s.log.Warn("cannot learn the server version", "addr", a, "err", err)

@@ -118,7 +118,9 @@ func (s *session) killBackends(target *session) {
 func (s *session) killQuery(addr string, thread uint32) {
 	cfg := s.srv.config()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ConnectTimeout)
-	c, err := mysqlwire.Dial(ctx, mysqlwire.DialConfig{Addr: addr, User: cfg.Admin.User, Password: cfg.Admin.Password})
+	c, err := mysqlwire.Dial(ctx, mysqlwire.DialConfig{
+		Addr: addr, User: cfg.Admin.User, Password: cfg.Admin.Password, TLS: s.srv.pool.TLS(),
+	})
 	cancel()
 	if err != nil {
 		s.log.Warn("KILL QUERY: cannot reach server", "addr", addr, "err", err)

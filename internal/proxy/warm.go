@@ -10,20 +10,25 @@ import (
 )
 
 // PoolConfigFrom builds the backend pool's configuration from the shared
-// file: its limits, and warm-up logged in as the admin account (the one
-// account besides the application users whose password the proxy knows;
+// file: its limits, TLS to the servers (proxy.backend_tls, whose files it
+// loads), and warm-up logged in as the admin account (the one account
+// besides the application users whose password the proxy knows;
 // COM_CHANGE_USER hands a warm connection to any user).
-func PoolConfigFrom(c *config.Config, log *slog.Logger) pool.Config {
+func PoolConfigFrom(c *config.Config, log *slog.Logger) (pool.Config, error) {
+	t, err := backendTLS(c.Proxy.BackendTLS)
+	if err != nil {
+		return pool.Config{}, err
+	}
 	pc := pool.Config{
 		MaxPerServer: c.Proxy.PoolMaxPerServer, MaxIdle: c.Proxy.PoolMaxIdle,
 		IdleTimeout: c.Proxy.PoolIdleTimeout, ConnectTimeout: c.Proxy.ConnectTimeout,
 		WarmUser: c.Accounts.Admin.User, WarmPassword: c.Accounts.Admin.Password,
-		Logger: log,
+		Logger: log, TLS: t,
 	}
 	if c.Proxy.PoolMinIdle != nil {
 		pc.MinIdle = *c.Proxy.PoolMinIdle
 	}
-	return pc
+	return pc, nil
 }
 
 // Run keeps the pool's warm servers (pool.SetWarm) on the servers the

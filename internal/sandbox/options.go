@@ -27,6 +27,11 @@ type Options struct {
 	// changed) once it is up; for tests that run without a manager. Every
 	// server's my.cnf keeps read_only=ON.
 	PrimaryWritable bool
+	// TLS generates a CA and a server certificate (DIR/tls, see
+	// Cluster.CAFile) and starts every server with ssl_ca, ssl_cert and
+	// ssl_key, so that clients may use TLS (replication stays plain).
+	// Off by default: MariaDB 10.11 then offers no TLS.
+	TLS bool
 
 	// KillWithParent makes servers die with the process that started them
 	// (Linux parent-death signal). The test helper sets it; the CLI does not.

@@ -16,6 +16,7 @@ const stateFile = "sandbox.json"
 type state struct {
 	Replicas     int                `json:"replicas"`
 	SemiSync     bool               `json:"semisync"`
+	TLS          bool               `json:"tls,omitempty"`
 	Bootstrapped bool               `json:"bootstrapped"`
 	Ports        []int              `json:"ports"`
 	Database     string             `json:"database"`

@@ -94,6 +94,11 @@ func (c *Cluster) createAndStart(ctx context.Context, tpl string) error {
 	if err := writeState(c.Dir, c.st); err != nil {
 		return err
 	}
+	if c.st.TLS {
+		if err := writeTLSFiles(c.Dir); err != nil {
+			return fmt.Errorf("sandbox TLS certificates: %w", err)
+		}
+	}
 	start := time.Now()
 	if err := c.eachNode(func(n *Node) error { return c.createNode(ctx, n, tpl) }); err != nil {
 		return err
@@ -126,7 +131,7 @@ func (c *Cluster) createNode(ctx context.Context, n *Node, tpl string) error {
 	}
 	c.opts.Logger.Debug("datadir copied", "server", n.Name, "took", time.Since(start))
 	for attempt := 0; ; attempt++ {
-		if err := os.WriteFile(n.ConfigFile, []byte(n.myCnf(c.st.SemiSync)), 0o644); err != nil {
+		if err := os.WriteFile(n.ConfigFile, []byte(n.myCnf(c.st.SemiSync)+c.tlsCnf()), 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", n.ConfigFile, err)
 		}
 		err := c.startNode(ctx, n)
@@ -193,6 +198,7 @@ func newState(opts Options) (*state, error) {
 	return &state{
 		Replicas:    opts.Replicas,
 		SemiSync:    opts.SemiSync,
+		TLS:         opts.TLS,
 		Ports:       ports,
 		Database:    opts.Database,
 		App:         config.Credentials{User: opts.AppUser, Password: opts.AppPassword},

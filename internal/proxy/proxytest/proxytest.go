@@ -66,8 +66,10 @@ func Start(t testing.TB, cfg *config.Config, src topology.Source, o Options) *Pr
 		o.ConnectTimeout = 2 * time.Second
 	}
 	p := &Proxy{Registry: prometheus.NewRegistry()}
-	var err error
-	pc := proxy.PoolConfigFrom(cfg, log)
+	pc, err := proxy.PoolConfigFrom(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pc.ConnectTimeout = o.ConnectTimeout
 	if p.Pool, err = pool.New(pc, nil); err != nil {
 		t.Fatal(err)
