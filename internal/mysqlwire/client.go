@@ -30,6 +30,9 @@ type DialConfig struct {
 	// Caps are the capabilities wanted; they are intersected with the
 	// server's. Zero means ClientCaps.
 	Caps uint32
+	// ExtCaps are the MariaDB extended capabilities wanted (ExtCacheMetadata
+	// ...); they are intersected with the server's.
+	ExtCaps uint32
 	// Charset is the connection collation id (0: 45, utf8mb4_general_ci).
 	Charset byte
 	// Attrs is a raw connect-attributes block to send (optional).
@@ -48,6 +51,8 @@ type ClientConn struct {
 	Greeting *Greeting
 	// Caps are the negotiated capabilities.
 	Caps uint32
+	// ExtCaps are the negotiated MariaDB extended capabilities.
+	ExtCaps uint32
 }
 
 // Dial connects to cfg.Addr, upgrades to TLS as cfg.TLS says, and logs in
@@ -106,8 +111,12 @@ func login(c *Conn, cfg DialConfig) (*ClientConn, error) {
 	if len(cfg.Attrs) == 0 {
 		caps &^= CapConnectAttrs
 	}
+	ext := cfg.ExtCaps & g.ExtCaps
+	if ext != 0 {
+		caps &^= CapLongPassword // else the server ignores ext
+	}
 	stage1, charset := cfg.credentials()
-	if err := c.startTLS(cfg.TLS, cfg.Addr, g, caps, charset); err != nil {
+	if err := c.startTLS(cfg.TLS, cfg.Addr, g, caps, ext, charset); err != nil {
 		return nil, err
 	}
 	sent := caps
@@ -117,6 +126,7 @@ func login(c *Conn, cfg DialConfig) (*ClientConn, error) {
 	resp := HandshakeResponse{
 		Caps: sent, MaxPacket: MaxPayload, Charset: charset, User: cfg.User,
 		AuthData: NativeToken(stage1, g.Salt), DB: cfg.DB, Plugin: NativePassword, Attrs: cfg.Attrs,
+		ExtCaps: ext,
 	}
 	if err := c.WritePacket(resp.AppendHandshakeResponse(nil)); err != nil {
 		return nil, err
@@ -127,7 +137,7 @@ func login(c *Conn, cfg DialConfig) (*ClientConn, error) {
 	if err := finishAuth(c, stage1); err != nil {
 		return nil, err
 	}
-	return &ClientConn{Conn: c, Greeting: g, Caps: caps}, nil
+	return &ClientConn{Conn: c, Greeting: g, Caps: caps, ExtCaps: ext}, nil
 }
 
 // finishAuth reads the server's verdict, answering auth switch requests to

@@ -3,7 +3,6 @@ package mysqlwire
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -110,7 +109,7 @@ func verifyChain(cs tls.ConnectionState, roots *x509.CertPool) error {
 // connection by the TLS one. It does nothing when t is off. When the
 // server offers no TLS, TLSPreferred continues in plain TCP (on the raw
 // I/O path, Direct) and the other modes fail with ErrTLS.
-func (c *Conn) startTLS(t *ClientTLS, addr string, g *Greeting, caps uint32, charset byte) error {
+func (c *Conn) startTLS(t *ClientTLS, addr string, g *Greeting, caps, ext uint32, charset byte) error {
 	if !t.enabled() {
 		return nil
 	}
@@ -121,10 +120,8 @@ func (c *Conn) startTLS(t *ClientTLS, addr string, g *Greeting, caps uint32, cha
 		}
 		return tlsFailure{fmt.Errorf("server offers no TLS, which TLS mode %s needs (the server needs ssl_cert and ssl_key)", t.Mode)}
 	}
-	req := binary.LittleEndian.AppendUint32(make([]byte, 0, 32), caps|CapSSL)
-	req = binary.LittleEndian.AppendUint32(req, MaxPayload)
-	req = append(req, charset)
-	req = append(req, make([]byte, 23)...)
+	hr := HandshakeResponse{Caps: caps | CapSSL, MaxPacket: MaxPayload, Charset: charset, ExtCaps: ext}
+	req := hr.appendFixed(make([]byte, 0, 32))
 	if err := c.WritePacket(req); err != nil {
 		return err
 	}

@@ -190,11 +190,7 @@ func (r *HandshakeResponse) parseTail(p []byte) error {
 
 // AppendHandshakeResponse appends the payload of r (protocol 4.1 form).
 func (r *HandshakeResponse) AppendHandshakeResponse(b []byte) []byte {
-	b = binary.LittleEndian.AppendUint32(b, r.Caps)
-	b = binary.LittleEndian.AppendUint32(b, r.MaxPacket)
-	b = append(b, r.Charset)
-	b = append(b, make([]byte, 19)...)
-	b = binary.LittleEndian.AppendUint32(b, extCaps(r.Caps, r.ExtCaps))
+	b = r.appendFixed(b)
 	b = append(b, r.User...)
 	b = append(b, 0)
 	switch {
@@ -304,6 +300,17 @@ func ParseChangeUser(p []byte, caps uint32) (*ChangeUser, error) {
 		}
 	}
 	return cu, nil
+}
+
+// appendFixed appends the response's fixed 32-byte start, which is also a
+// whole SSL request: capabilities, maximum packet, collation, filler and
+// the MariaDB extended capabilities.
+func (r *HandshakeResponse) appendFixed(b []byte) []byte {
+	b = binary.LittleEndian.AppendUint32(b, r.Caps)
+	b = binary.LittleEndian.AppendUint32(b, r.MaxPacket)
+	b = append(b, r.Charset)
+	b = append(b, make([]byte, 19)...)
+	return binary.LittleEndian.AppendUint32(b, extCaps(r.Caps, r.ExtCaps))
 }
 
 // extCaps is ext when caps lacks CapLongPassword (CLIENT_MYSQL): MariaDB

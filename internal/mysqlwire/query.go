@@ -64,9 +64,12 @@ func (c *ClientConn) query(q string, onOK func(OK)) ([][]sql.NullString, error) 
 // readTextRows reads a text result set whose column-count packet is p and
 // returns its rows and the terminator's status flags.
 func (c *ClientConn) readTextRows(p []byte) ([][]sql.NullString, uint16, error) {
-	ncol, _, _, err := readLenenc(p)
+	ncol, k, _, err := readLenenc(p)
 	if err != nil {
 		return nil, 0, err
+	}
+	if c.ExtCaps&ExtCacheMetadata != 0 && len(p) > k && p[k] == 0 {
+		ncol = 0 // no column definitions follow
 	}
 	for range ncol {
 		if _, err := c.ReadPacket(); err != nil {

@@ -44,6 +44,8 @@ type Login struct {
 	Response *HandshakeResponse
 	// Caps are the negotiated capabilities (client's & offered).
 	Caps uint32
+	// ExtCaps are the negotiated MariaDB extended capabilities.
+	ExtCaps uint32
 	// Stage1 is SHA1(password), recovered from the client's proof (nil for
 	// an empty password).
 	Stage1 []byte
@@ -93,7 +95,7 @@ func (c *Conn) ServerHandshake(g *Greeting, auth ServerAuth) (*Login, error) {
 	if err != nil {
 		return nil, err
 	}
-	login := &Login{Response: resp, Caps: resp.Caps & g.Caps &^ CapSSL}
+	login := &Login{Response: resp, Caps: resp.Caps & g.Caps &^ CapSSL, ExtCaps: resp.ExtCaps & extCaps(g.Caps, g.ExtCaps)}
 	cred, found := auth.Lookup(resp.User)
 	var stage1 []byte
 	var ok bool

@@ -218,12 +218,12 @@ func (p *Pool) take(dc mysqlwire.DialConfig) (*Conn, bool, <-chan struct{}, erro
 		return nil, false, nil, ErrClosed
 	}
 	s := p.server(dc.Addr)
-	if p.warming() && p.profiles.learn(dc.Caps, p.now()) {
+	if p.warming() && p.profiles.learn(dc, p.now()) {
 		p.wakeRun()
 	}
 	for i := len(s.idle) - 1; i >= 0; i-- {
 		c := s.idle[i]
-		if c.Caps == wantCaps(dc, c) {
+		if matches(dc, c) {
 			s.idle = append(s.idle[:i], s.idle[i+1:]...)
 			s.reuses++
 			if p.warming() {
@@ -245,6 +245,12 @@ func (p *Pool) take(dc mysqlwire.DialConfig) (*Conn, bool, <-chan struct{}, erro
 		return nil, true, nil, nil
 	}
 	return nil, false, s.wake, nil
+}
+
+// matches reports whether c is what dialling with dc would give: the same
+// capabilities and MariaDB extended capabilities.
+func matches(dc mysqlwire.DialConfig, c *Conn) bool {
+	return c.Caps == wantCaps(dc, c) && c.ExtCaps == dc.ExtCaps&c.Greeting.ExtCaps
 }
 
 // wantCaps is the capability set a connection dialled with dc would have

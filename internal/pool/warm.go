@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -12,22 +13,27 @@ import (
 
 // profiles are the capability profiles Get served, each with the time it
 // was last asked for. Guarded by Pool.mu.
-type profiles map[uint32]time.Time
+type profiles map[profile]time.Time
 
-// profileOf is the profile of requested caps: the bits that the login
-// derives from the schema and the connect attributes given do not matter
-// for reuse (wantCaps takes them from the connection).
-func profileOf(caps uint32) uint32 {
+// profile is a set of requested capabilities and MariaDB extended
+// capabilities.
+type profile struct{ caps, ext uint32 }
+
+// profileOf is the profile of a request: the bits that the login derives
+// from the schema and the connect attributes given do not matter for reuse
+// (wantCaps takes them from the connection).
+func profileOf(dc mysqlwire.DialConfig) profile {
+	caps := dc.Caps
 	if caps == 0 {
 		caps = mysqlwire.ClientCaps
 	}
-	return caps &^ (mysqlwire.CapConnectWithDB | mysqlwire.CapConnectAttrs)
+	return profile{caps &^ (mysqlwire.CapConnectWithDB | mysqlwire.CapConnectAttrs), dc.ExtCaps}
 }
 
-// learn notes that caps were asked for at now and reports whether that
-// profile is new.
-func (ps profiles) learn(caps uint32, now time.Time) bool {
-	prof := profileOf(caps)
+// learn notes that dc's profile was asked for at now and reports whether
+// that profile is new.
+func (ps profiles) learn(dc mysqlwire.DialConfig, now time.Time) bool {
+	prof := profileOf(dc)
 	_, known := ps[prof]
 	ps[prof] = now
 	return !known
@@ -43,20 +49,22 @@ func (ps profiles) expire(now time.Time, ttl time.Duration) {
 }
 
 // list returns the profiles in a stable order.
-func (ps profiles) list() []uint32 {
-	out := make([]uint32, 0, len(ps))
+func (ps profiles) list() []profile {
+	out := make([]profile, 0, len(ps))
 	for prof := range ps {
 		out = append(out, prof)
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, func(a, b profile) int {
+		return cmp.Or(cmp.Compare(a.caps, b.caps), cmp.Compare(a.ext, b.ext))
+	})
 	return out
 }
 
 // warmState is one server's warm-up bookkeeping. Guarded by Pool.mu.
 type warmState struct {
-	pending map[uint32]int // warm dials in flight, by profile
-	fails   int            // consecutive failed warm dials
-	retryAt time.Time      // no warm dial before (after failures)
+	pending map[profile]int // warm dials in flight, by profile
+	fails   int             // consecutive failed warm dials
+	retryAt time.Time       // no warm dial before (after failures)
 	warmed  uint64
 	// failures counts failed warm dials.
 	failures uint64
@@ -117,7 +125,7 @@ func (p *Pool) SetWarm(addrs []string) {
 // warmJob is one warm connection to open.
 type warmJob struct {
 	addr string
-	caps uint32
+	prof profile
 }
 
 // warm starts the warm dials that are missing (on goroutines counted in
@@ -167,11 +175,11 @@ func (p *Pool) planWarm() (jobs []warmJob, retry time.Time) {
 					break
 				}
 				if w.pending == nil {
-					w.pending = map[uint32]int{}
+					w.pending = map[profile]int{}
 				}
 				s.open++
 				w.pending[prof]++
-				jobs = append(jobs, warmJob{addr: addr, caps: prof})
+				jobs = append(jobs, warmJob{addr: addr, prof: prof})
 			}
 		}
 	}
@@ -179,11 +187,11 @@ func (p *Pool) planWarm() (jobs []warmJob, retry time.Time) {
 }
 
 // countIdle counts the idle connections usable for profile prof.
-func (s *server) countIdle(prof uint32) int {
+func (s *server) countIdle(prof profile) int {
 	n := 0
-	dc := mysqlwire.DialConfig{Caps: prof}
+	dc := mysqlwire.DialConfig{Caps: prof.caps, ExtCaps: prof.ext}
 	for _, c := range s.idle {
-		if c.Caps == wantCaps(dc, c) {
+		if matches(dc, c) {
 			n++
 		}
 	}
@@ -195,14 +203,14 @@ func (s *server) countIdle(prof uint32) int {
 func (p *Pool) warmOne(ctx context.Context, j warmJob) {
 	cc, err := p.dial(ctx, mysqlwire.DialConfig{
 		Addr: j.addr, User: p.cfg.WarmUser, Password: p.cfg.WarmPassword,
-		Caps: j.caps, Timeout: p.cfg.ConnectTimeout, TLS: p.cfg.TLS,
+		Caps: j.prof.caps, ExtCaps: j.prof.ext, Timeout: p.cfg.ConnectTimeout, TLS: p.cfg.TLS,
 	})
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.server(j.addr)
 	w := &s.warm
-	if w.pending[j.caps]--; w.pending[j.caps] <= 0 {
-		delete(w.pending, j.caps)
+	if w.pending[j.prof]--; w.pending[j.prof] <= 0 {
+		delete(w.pending, j.prof)
 	}
 	if err != nil {
 		s.open--

@@ -15,17 +15,17 @@ func TestProfilesLearnAndExpire(t *testing.T) {
 	ps := profiles{}
 	t0 := time.Unix(1000, 0)
 	noEOF := mysqlwire.ClientCaps &^ mysqlwire.CapDeprecateEOF
-	if !ps.learn(0, t0) {
+	if !ps.learn(mysqlwire.DialConfig{}, t0) {
 		t.Error("first profile not reported new")
 	}
-	if ps.learn(mysqlwire.ClientCaps|mysqlwire.CapConnectWithDB|mysqlwire.CapConnectAttrs, t0.Add(time.Minute)) {
+	if ps.learn(mysqlwire.DialConfig{Caps: mysqlwire.ClientCaps | mysqlwire.CapConnectWithDB | mysqlwire.CapConnectAttrs}, t0.Add(time.Minute)) {
 		t.Error("ClientCaps with a schema and attributes counted as a new profile; want the same as caps 0")
 	}
-	if !ps.learn(noEOF, t0) {
+	if !ps.learn(mysqlwire.DialConfig{Caps: noEOF}, t0) {
 		t.Error("a profile without DEPRECATE_EOF not reported new")
 	}
 	ps.expire(t0.Add(90*time.Second), time.Minute)
-	if got := ps.list(); len(got) != 1 || got[0] != profileOf(mysqlwire.ClientCaps) {
+	if got := ps.list(); len(got) != 1 || got[0] != profileOf(mysqlwire.DialConfig{}) {
 		t.Errorf("after 90s with a 1m ttl: profiles %x, want only the one used at 1m", got)
 	}
 	ps.expire(t0.Add(3*time.Minute), time.Minute)

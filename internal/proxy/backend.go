@@ -48,13 +48,20 @@ func (s *session) open(node topology.Node) (*backend, error) {
 	defer cancel()
 	pc, err := s.srv.pool.Get(ctx, mysqlwire.DialConfig{
 		Addr: node.Address, User: s.user, Stage1: s.stage1, DB: s.schema,
-		Caps: s.backendCaps(), Charset: s.charset, Attrs: s.attrs,
+		Caps: s.backendCaps(), ExtCaps: s.extCaps, Charset: s.charset, Attrs: s.attrs,
 	})
 	if err != nil {
 		s.srv.m.backendErrors.WithLabelValues(node.Name, "connect").Inc()
 		return nil, s.tlsError(node, err)
 	}
 	b := &backend{conn: pc, node: node.Name, schema: s.schema, option: multiOption(pc.Caps)}
+	if pc.ExtCaps != s.extCaps {
+		// The relay passes column-count packets through as they are, so
+		// both sides must agree on their format.
+		s.discard(b)
+		return nil, mysqlwire.Errorf(mysqlwire.ErUnknownError, "HY000",
+			"vigil: server %s lacks MariaDB capabilities %#x that this session negotiated (servers of mixed versions?)", node.Name, s.extCaps&^pc.ExtCaps)
+	}
 	if err := s.sync(b); err != nil {
 		s.discard(b)
 		return nil, err

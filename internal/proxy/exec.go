@@ -25,6 +25,7 @@ func (s *session) exec(b *backend, p []byte, kind mysqlwire.Response) (mysqlwire
 	s.cur = b
 	s.gtid = s.gtid[:0]
 	s.relay.Server, s.relay.ServerCaps, s.relay.ClientCaps = b.conn.Conn, b.conn.Caps, s.caps
+	s.relay.CacheMetadata = b.conn.ExtCaps&mysqlwire.ExtCacheMetadata != 0
 	var sum mysqlwire.Summary
 	err := b.conn.WriteRequest(p)
 	if err == nil {

@@ -29,6 +29,7 @@ func (s *session) login() error {
 		ServerVersion: g.ServerVersion, ConnID: s.id, Salt: s.salt,
 		Caps:    mysqlwire.ProxyCaps & (g.Caps | mysqlwire.CapPluginAuth | mysqlwire.CapPluginAuthLenenc),
 		Charset: g.Charset, Status: mysqlwire.StatusAutocommit, Plugin: cfg.AuthPlugin,
+		ExtCaps: mysqlwire.ProxyExtCaps & g.ExtCaps,
 	}
 	lg, err := s.c.ServerHandshake(greet, mysqlwire.ServerAuth{
 		TLS: cfg.TLS, RSA: cfg.RSAKey,
@@ -52,7 +53,7 @@ func (s *session) login() error {
 		return errors.New("user connection limit reached")
 	}
 	s.setUser(resp.User)
-	s.stage1, s.caps = lg.Stage1, lg.Caps
+	s.stage1, s.caps, s.extCaps = lg.Stage1, lg.Caps, lg.ExtCaps
 	s.charset, s.schema, s.attrs = resp.Charset, resp.DB, resp.Attrs
 	s.option = multiOption(s.caps)
 	s.startRouting()

@@ -39,6 +39,7 @@ type session struct {
 	stage1  []byte
 	salt    []byte
 	caps    uint32
+	extCaps uint32 // MariaDB extended capabilities (mysqlwire.ProxyExtCaps at most)
 	charset byte
 	schema  string
 	attrs   []byte
