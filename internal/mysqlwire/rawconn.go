@@ -79,7 +79,7 @@ func (c *rawConn) Read(p []byte) (int, error) {
 func (c *rawConn) read(fd uintptr) bool {
 	p := c.rbuf
 	for {
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		r, e := recv(fd, p)
 		switch e {
 		case syscall.EINTR:
 			continue
@@ -115,7 +115,7 @@ func (c *rawConn) Write(p []byte) (int, error) {
 func (c *rawConn) write(fd uintptr) bool {
 	p := c.wbuf[c.wn:]
 	for {
-		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		r, e := send(fd, p)
 		switch e {
 		case syscall.EINTR:
 			continue
@@ -172,7 +172,7 @@ func (c *rawConn) awaitRead(fd uintptr) bool {
 	c.armed = true
 	p := c.wbuf
 	for c.wn < len(p) {
-		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[c.wn])), uintptr(len(p)-c.wn))
+		r, e := send(fd, p[c.wn:])
 		switch {
 		case e == syscall.EINTR:
 			continue
@@ -191,3 +191,17 @@ func (c *rawConn) awaitRead(fd uintptr) bool {
 // splice); hide them so that io.Copy uses Read and Write.
 func (c *rawConn) ReadFrom(r io.Reader) (int64, error) { return io.Copy(struct{ io.Writer }{c}, r) }
 func (c *rawConn) WriteTo(w io.Writer) (int64, error)  { return io.Copy(w, struct{ io.Reader }{c}) }
+
+// recv and send are recvfrom(2) and sendto(2) without an address: the
+// socket calls skip the VFS layer of read(2) and write(2) (file
+// permission and fsnotify hooks), as HAProxy's do; send does not raise
+// SIGPIPE on a closed connection.
+func recv(fd uintptr, p []byte) (uintptr, syscall.Errno) {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+	return r, e
+}
+
+func send(fd uintptr, p []byte) (uintptr, syscall.Errno) {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_NOSIGNAL, 0, 0)
+	return r, e
+}
