@@ -9,12 +9,12 @@
 # RSS.
 #
 # Usage: bench/proxy.sh            (from the repository root)
-# Knobs: DUR=seconds per run (10), THREADS="1 16 64", TESTS="oltp_point_select
+# Knobs: DUR=seconds per run (10), THREADS="1 16 32 64", TESTS="oltp_point_select
 #        oltp_read_only", PSMODES="disable auto", IDLE=10000, ROUNDS=1
 set -euo pipefail
 
 DUR=${DUR:-10}
-THREADS=${THREADS:-"1 16 64"}
+THREADS=${THREADS:-"1 16 32 64"}
 TESTS=${TESTS:-"oltp_point_select oltp_read_only"}
 PSMODES=${PSMODES:-"disable auto"}
 IDLE=${IDLE:-10000}

@@ -50,8 +50,9 @@ type Proxy struct {
 	// its time handing packets between sockets; on few threads, a ready
 	// session runs on the thread that polled it instead of waking another,
 	// which on a 2-CPU host cut added latency per statement from ~55 to
-	// ~30 µs and raised throughput (bench/README.md). One thread relays
-	// roughly 40,000 simple statements per second.
+	// ~30 µs at one client thread, with throughput at 32 client threads
+	// unchanged (bench/README.md). One thread relays roughly 40,000 simple
+	// statements per second.
 	Threads int `yaml:"threads,omitempty"`
 	// TLSCert and TLSKey are PEM files; when set, clients may use TLS.
 	TLSCert string `yaml:"tls_cert,omitempty"`
