@@ -50,6 +50,9 @@ func newSandboxUpCmd(dir *string) *cobra.Command {
 				return fmt.Errorf("find the vigil executable: %w", err)
 			}
 			o.Dir, o.Executable, o.Logger = *dir, exe, newLogger(false)
+			if err := checkCreationFlags(o, cmd.Flags().Changed); err != nil {
+				return err
+			}
 			c, cfg, err := sandbox.UpStack(cmd.Context(), o)
 			if err != nil {
 				return err

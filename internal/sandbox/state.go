@@ -59,3 +59,14 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	return nil
 }
+
+// Exists reports whether dir holds a sandbox whose creation finished (Up
+// then starts it as it is, whatever creation options it is given).
+func Exists(dir string) bool {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	st, err := readState(abs)
+	return err == nil && st.Bootstrapped
+}

@@ -91,7 +91,14 @@ func TestServersOnlyCommands(t *testing.T) {
 			t.Errorf("after down: %s is up", s.Name)
 		}
 	}
-	mustVigil(t, "sandbox", "up", "--dir", dir, "--servers-only")
+	code, out := vigil(t, "sandbox", "up", "--dir", dir, "--servers-only", "--replicas", "1", "--app-user", "u1")
+	if code == 0 || !strings.Contains(out, "--replicas 1 (it has 2)") || strings.Contains(out, "--app-user") {
+		t.Errorf("up with --replicas 1 on a 2-replica sandbox: exit %d %q, want an error naming --replicas only", code, out)
+	}
+	if s := status(t, dir).Servers[0]; s.Up {
+		t.Error("the refused up started db1")
+	}
+	mustVigil(t, "sandbox", "up", "--dir", dir, "--servers-only", "--replicas", "2", "--app-user", "u1")
 	db = sandboxtest.OpenDB(t, "u1:p1@tcp("+db1+")/moodle")
 	var n int
 	if err := db.QueryRow("SELECT COUNT(*) FROM t").Scan(&n); err != nil || n != 1 {
