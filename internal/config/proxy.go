@@ -62,7 +62,7 @@ type Proxy struct {
 	TLSSelfSigned bool `yaml:"tls_self_signed,omitempty"`
 	// RSAPrivateKey is a PEM file with the RSA key of caching_sha2_password
 	// full authentication without TLS (clients get its public half); empty,
-	// the default: a 2048-bit key generated at start.
+	// the default: a 2048-bit key generated on the first login that needs it.
 	RSAPrivateKey string `yaml:"rsa_private_key,omitempty"`
 	// DefaultAuthPlugin is the authentication plugin the greeting proposes:
 	// mysql_native_password (the default, as MariaDB) or

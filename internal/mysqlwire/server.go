@@ -59,10 +59,12 @@ var ErrAuthFailed = errors.New("authentication failed")
 type ServerAuth struct {
 	// TLS, when set, is offered to the client.
 	TLS *tls.Config
-	// RSA, when set, is the key of caching_sha2_password full
-	// authentication on a plain connection; nil switches such a client to
+	// RSA, when set, returns the key of caching_sha2_password full
+	// authentication on a plain connection; it is called only when such an
+	// authentication starts (so a generated key can be made on first use).
+	// Without it, or when it returns nil, such a client is switched to
 	// mysql_native_password instead.
-	RSA *rsa.PrivateKey
+	RSA func() *rsa.PrivateKey
 	// Lookup returns a user's credentials, and false for an unknown user.
 	Lookup func(user string) (Credentials, bool)
 }

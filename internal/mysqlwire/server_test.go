@@ -174,7 +174,7 @@ func TestServerHandshake(t *testing.T) {
 			}
 			auth := ServerAuth{TLS: tcfg, Lookup: func(string) (Credentials, bool) { return tc.cred, true }}
 			if tc.rsa {
-				auth.RSA = testRSA()
+				auth.RSA = testRSA
 			}
 			login, err := srv.ServerHandshake(g, auth)
 			if tc.ok {

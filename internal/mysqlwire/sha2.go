@@ -42,10 +42,10 @@ func SHA2Token(password string, salt []byte) []byte {
 // caching_sha2_password. Fast authentication needs the clear password in
 // the configuration; otherwise, or when the fast token is wrong, full
 // authentication runs (as MySQL 8 does): the clear password over TLS, or
-// RSA-encrypted with key on a plain connection. Without TLS and without a
-// key the client is switched to mysql_native_password instead. It returns
+// RSA-encrypted with rsaKey's key on a plain connection. Without TLS and
+// without a key the client is switched to mysql_native_password instead. It returns
 // SHA1(password) on success.
-func (c *Conn) cachingSHA2(cred Credentials, salt, token []byte, key *rsa.PrivateKey) ([]byte, bool, error) {
+func (c *Conn) cachingSHA2(cred Credentials, salt, token []byte, rsaKey func() *rsa.PrivateKey) ([]byte, bool, error) {
 	if len(cred.Stage2) == 0 {
 		if len(token) == 0 || (len(token) == 1 && token[0] == 0) {
 			return nil, true, nil
@@ -59,9 +59,13 @@ func (c *Conn) cachingSHA2(cred Credentials, salt, token []byte, key *rsa.Privat
 			}
 			return cred.Stage1, true, nil
 		}
-		if !c.tls && key == nil {
-			return nil, false, nil
-		}
+	}
+	var key *rsa.PrivateKey
+	if !c.tls && rsaKey != nil {
+		key = rsaKey()
+	}
+	if !c.tls && key == nil && cred.Clear != "" && len(token) == sha256.Size {
+		return nil, false, nil // wrong fast token, and no way to full authentication
 	}
 	if !c.tls && key == nil {
 		tok, err := c.switchToNative(salt)

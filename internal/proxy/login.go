@@ -32,7 +32,7 @@ func (s *session) login() error {
 		ExtCaps: mysqlwire.ProxyExtCaps & g.ExtCaps,
 	}
 	lg, err := s.c.ServerHandshake(greet, mysqlwire.ServerAuth{
-		TLS: cfg.TLS, RSA: cfg.RSAKey,
+		TLS: cfg.TLS, RSA: s.srv.rsaKey,
 		Lookup: func(name string) (mysqlwire.Credentials, bool) {
 			u, ok := cfg.Users[name]
 			return u.Cred, ok

@@ -46,7 +46,8 @@ type Server struct {
 	log    *slog.Logger
 	m      *metrics
 	info   serverInfo
-	genKey *rsa.PrivateKey // generated when no RSA key is configured; under mu
+	keyMu  sync.Mutex      // guards genKey (held while generating, not to stall mu)
+	genKey *rsa.PrivateKey // generated when no RSA key is configured
 
 	nextID atomic.Uint32
 
@@ -82,32 +83,32 @@ func New(cfg Config, src topology.Source, opts Options) (*Server, error) {
 		sessions: map[uint32]*session{}, perUser: map[string]int{},
 		listeners: map[net.Listener]struct{}{}, done: make(chan struct{}),
 	}
-	if err := s.ensureRSAKey(&cfg); err != nil {
-		return nil, err
-	}
 	s.cfg.Store(&cfg)
 	return s, nil
 }
 
-// ensureRSAKey gives cfg the server's generated RSA key when it has none
-// configured, generating it (once, logged) on first need.
-func (s *Server) ensureRSAKey(cfg *Config) error {
-	if cfg.RSAKey != nil {
-		return nil
+// rsaKey returns the configured RSA key of caching_sha2_password
+// authentication without TLS, or else the server's generated one, made on
+// the first login that needs it (~50 ms; logged) and kept across reloads.
+// nil if generating failed (the client is then switched to
+// mysql_native_password). Safe for concurrent use.
+func (s *Server) rsaKey() *rsa.PrivateKey {
+	if k := s.config().RSAKey; k != nil {
+		return k
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
 	if s.genKey == nil {
 		k, err := rsa.GenerateKey(rand.Reader, generatedRSABits)
 		if err != nil {
-			return fmt.Errorf("proxy: generate RSA key: %w", err)
+			s.log.Error("cannot generate an RSA key; caching_sha2_password clients without TLS are switched to mysql_native_password", "err", err)
+			return nil
 		}
 		s.genKey = k
 		s.log.Info("generated an RSA key for caching_sha2_password authentication without TLS; set proxy.rsa_private_key to keep one across restarts",
 			"bits", generatedRSABits)
 	}
-	cfg.RSAKey = s.genKey
-	return nil
+	return s.genKey
 }
 
 // Reload swaps the configuration (users, limits, timeouts). Live sessions
@@ -115,9 +116,6 @@ func (s *Server) ensureRSAKey(cfg *Config) error {
 func (s *Server) Reload(cfg Config) error {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	if err := s.ensureRSAKey(&cfg); err != nil {
 		return err
 	}
 	s.cfg.Store(&cfg)
