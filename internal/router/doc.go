@@ -110,7 +110,9 @@
 //  5. Anything that is not a plain read (writes, DDL, unknown statements,
 //     locking reads, lock and sequence functions, user variables,
 //     LAST_INSERT_ID(), transaction control, LOCK/UNLOCK, HANDLER, XA, CALL,
-//     PREPARE/EXECUTE, SET, USE, multi-statements): the primary.
+//     PREPARE/EXECUTE, SET, USE, multi-statements), and a read that calls
+//     a stored function of the set given to Router.SetStoredFunctions
+//     (it may write): the primary.
 //  6. A read while the session holds temporary tables: the primary (unless a
 //     replica hint, rule or user route says otherwise).
 //  7. Otherwise a replica: healthy (Up, role replica, not the primary), Lag

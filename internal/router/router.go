@@ -131,6 +131,9 @@ type Router struct {
 	// track them and a write without one (temporary table, no-op) wrote
 	// nothing that replicates.
 	gtidSeen atomic.Bool
+	// funcs are the stored functions a read must not call on a replica
+	// (SetStoredFunctions); nil: none known.
+	funcs atomic.Pointer[storedFuncs]
 }
 
 // New builds a router. reg may be nil (no metrics); log may be nil.

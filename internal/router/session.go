@@ -171,6 +171,8 @@ func (s *Session) decide(cfg *Config, st Statement, sql, norm []byte, snap *topo
 		return primary(ReasonUser)
 	case !st.ReadOnly():
 		return primary(ReasonWrite)
+	case s.r.callsStored(sql):
+		return primary(ReasonWrite) // a stored function may write
 	}
 	relaxed := ReasonRead
 	switch {
