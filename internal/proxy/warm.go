@@ -34,8 +34,15 @@ func PoolConfigFrom(c *config.Config, log *slog.Logger) (pool.Config, error) {
 // Run keeps the pool's warm servers (pool.SetWarm) on the servers the
 // proxy routes to, following the topology source until ctx ends: the
 // primary, and with a router the replicas that are up. After a failover
-// the new primary is warmed as soon as a snapshot names it. Returns nil.
+// the new primary is warmed as soon as a snapshot names it. With a router
+// it also keeps the router's set of stored functions fresh (see
+// RefreshStoredFunctions). Returns nil once its goroutines have ended.
 func (s *Server) Run(ctx context.Context) error {
+	if s.router != nil {
+		done := make(chan struct{})
+		go func() { defer close(done); s.followStoredFunctions(ctx) }()
+		defer func() { <-done }()
+	}
 	for {
 		snap, changed := s.src.Current()
 		s.pool.SetWarm(warmTargets(snap, s.router != nil))
