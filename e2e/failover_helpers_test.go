@@ -159,7 +159,7 @@ func (w *writeLog) waitResumed(t *testing.T, n int, d time.Duration, msg string)
 }
 
 // checkAllPresent verifies every acknowledged id is in db's t.w table.
-func checkAllPresent(t *testing.T, db *sql.DB, ids []int64) {
+func checkAllPresent(t *testing.T, db *sql.DB, ids []int64) []int64 {
 	t.Helper()
 	present := map[int64]bool{}
 	rows, err := db.Query("SELECT id FROM t.w")
@@ -174,14 +174,24 @@ func checkAllPresent(t *testing.T, db *sql.DB, ids []int64) {
 		}
 		present[id] = true
 	}
-	lost := 0
+	var lost []int64
 	for _, id := range ids {
 		if !present[id] {
-			lost++
+			lost = append(lost, id)
 		}
 	}
-	if lost > 0 {
-		t.Errorf("%d of %d acknowledged writes are missing on the new primary", lost, len(ids))
+	if len(lost) > 0 {
+		t.Errorf("%d of %d acknowledged writes are missing on the new primary: ids %v (of %d..%d acked)",
+			len(lost), len(ids), lost[:min(len(lost), 10)], ids[0], ids[len(ids)-1])
+	}
+	return lost
+}
+
+// logEvents logs the manager's events, to explain a failed failover test.
+func logEvents(t *testing.T, m *mgr) {
+	t.Helper()
+	for _, ev := range m.eng.Events(0) {
+		t.Logf("event %s %s %s %s %v", ev.Time.Format("15:04:05.000"), ev.Kind, ev.Node, ev.Message, ev.Fields)
 	}
 }
 

@@ -79,7 +79,19 @@ func TestSIGSTOPThroughProxyWritesOnlyToNewPrimary(t *testing.T) {
 		t.Fatal("writers through the proxy did not resume")
 	}
 	newDB := sandboxtest.OpenDB(t, c.AdminDSN(snap.Primary))
-	checkAllPresent(t, newDB, wl.acked)
+	if lost := checkAllPresent(t, newDB, wl.acked); len(lost) > 0 {
+		for _, n := range c.Nodes() {
+			db := sandboxtest.OpenDB(t, c.AdminDSN(n.Name)+"&timeout=1s")
+			var pos string
+			_ = db.QueryRow("SELECT @@gtid_current_pos").Scan(&pos)
+			for _, id := range lost {
+				var k int
+				err := db.QueryRow("SELECT COUNT(*) FROM t.w WHERE id = ?", id).Scan(&k)
+				t.Logf("lost id %d on %s: present %d (%v); gtid_current_pos %s", id, n.Name, k, err, pos)
+			}
+		}
+		logEvents(t, m)
+	}
 	// Nothing acknowledged may exist only on the old primary: every acked
 	// id is on the new one (checked above), and the old primary is fenced.
 	var ro int

@@ -84,6 +84,21 @@ func (e *Engine) rejoin(ctx context.Context, st State, name string, p topology.P
 	if !pp.OK() {
 		return // judge against a primary we can read
 	}
+	// A woken demoted primary may still hold client sessions, one of them
+	// waiting for the semi-sync acknowledgement of a commit only it has;
+	// pointTo turns semi-sync off there, which would answer that client
+	// OK. Fence first (the sessions are killed: their clients get an
+	// error, never an OK), then judge its binlog as it is after that, so
+	// that such a commit counts as errant.
+	if err := e.act.fence(ctx, name); err != nil {
+		e.report("rejoin:"+name, "error", name, "cannot fence the demoted primary before it rejoins: "+err.Error())
+		return
+	}
+	if fresh, err := e.act.read(ctx, name); err == nil {
+		p = fresh
+	} else {
+		return
+	}
 	mine, err1 := topology.ParseGTIDPos(p.GTIDBinlogPos)
 	fork, err2 := topology.ParseGTIDPos(st.Detached[name])
 	if err1 != nil || err2 != nil {
