@@ -123,7 +123,11 @@ func buildProxy(cfg *config.Config, log *slog.Logger) (*proxyParts, error) {
 		}
 		src, parts.run = r, append(parts.run, r.Run)
 	} else {
-		mon, err := topology.NewMonitor(topology.MonitorConfigFrom(cfg), log)
+		mc, err := proxy.MonitorConfigFrom(cfg)
+		if err != nil {
+			return nil, err
+		}
+		mon, err := topology.NewMonitor(mc, log)
 		if err != nil {
 			return nil, err
 		}

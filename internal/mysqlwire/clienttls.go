@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 )
 
 // TLSMode is how a client connection uses TLS, in the vocabulary of the
@@ -60,6 +61,37 @@ type ClientTLS struct {
 	Certificates []tls.Certificate
 }
 
+// LoadClientTLS builds the TLS settings of mode (ParseTLSMode's names)
+// with its files: caFile, PEM CAs trusted by verify_ca and verify_identity
+// ("" for the system's), and certFile and keyFile, a PEM client
+// certificate and key for servers that ask for one ("" for none). It
+// returns nil when the mode is off.
+func LoadClientTLS(mode, caFile, certFile, keyFile string) (*ClientTLS, error) {
+	m, err := ParseTLSMode(mode)
+	if err != nil || m == TLSOff {
+		return nil, err
+	}
+	t := &ClientTLS{Mode: m}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("TLS CA: %w", err)
+		}
+		t.Roots = x509.NewCertPool()
+		if !t.Roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("TLS CA %s: no PEM certificate found", caFile)
+		}
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("TLS client certificate: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	return t, nil
+}
+
 // ErrTLS marks a TLS failure that retrying will not fix: the server offers
 // no TLS while the mode requires it, or its certificate is not trusted, or
 // the TLS handshake was refused. Network errors during the handshake are
@@ -76,8 +108,15 @@ func (e tlsFailure) Is(target error) bool { return target == ErrTLS }
 // enabled reports whether t asks for TLS at all.
 func (t *ClientTLS) enabled() bool { return t != nil && t.Mode != TLSOff }
 
-// config returns the crypto/tls configuration for a connection to addr.
-func (t *ClientTLS) config(addr string) *tls.Config {
+// Config returns the crypto/tls configuration of a connection to addr
+// (host:port) in t's mode, for Dial and for other clients of the same
+// servers (go-sql-driver's Config.TLS): preferred and required check no
+// certificate, verify_ca checks the chain against Roots but not the name,
+// verify_identity checks both (the name against addr's host). Falling back
+// to plain TCP in preferred mode is the client's part: Dial does it, and
+// go-sql-driver does it with Config.AllowFallbackToPlaintext. Config must
+// not be called with t off or nil.
+func (t *ClientTLS) Config(addr string) *tls.Config {
 	c := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: t.Certificates, RootCAs: t.Roots}
 	switch t.Mode {
 	case TLSVerifyIdentity:
@@ -131,7 +170,7 @@ func (c *Conn) startTLS(t *ClientTLS, addr string, g *Greeting, caps, ext uint32
 	if c.br.Buffered() > 0 {
 		return fmt.Errorf("server sent data after its greeting: %w", ErrMalformed)
 	}
-	tc := tls.Client(c.nc, t.config(addr))
+	tc := tls.Client(c.nc, t.Config(addr))
 	if err := tc.Handshake(); err != nil {
 		return tlsHandshakeError(err)
 	}

@@ -1,11 +1,8 @@
 package proxy
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 
 	"vigil/internal/config"
 	"vigil/internal/mysqlwire"
@@ -15,29 +12,25 @@ import (
 // backendTLS builds the TLS settings of the connections to the servers
 // from proxy.backend_tls, loading its files; nil when the mode is off.
 func backendTLS(b config.BackendTLS) (*mysqlwire.ClientTLS, error) {
-	mode, err := mysqlwire.ParseTLSMode(b.Mode)
-	if err != nil || mode == mysqlwire.TLSOff {
-		return nil, err
-	}
-	t := &mysqlwire.ClientTLS{Mode: mode}
-	if b.CA != "" {
-		pem, err := os.ReadFile(b.CA)
-		if err != nil {
-			return nil, fmt.Errorf("proxy backend_tls ca: %w", err)
-		}
-		t.Roots = x509.NewCertPool()
-		if !t.Roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("proxy backend_tls ca %s: no PEM certificate found", b.CA)
-		}
-	}
-	if b.Cert != "" {
-		cert, err := tls.LoadX509KeyPair(b.Cert, b.Key)
-		if err != nil {
-			return nil, fmt.Errorf("proxy backend_tls cert: %w", err)
-		}
-		t.Certificates = []tls.Certificate{cert}
+	t, err := mysqlwire.LoadClientTLS(b.Mode, b.CA, b.Cert, b.Key)
+	if err != nil {
+		return nil, fmt.Errorf("proxy backend_tls: %w", err)
 	}
 	return t, nil
+}
+
+// MonitorConfigFrom builds the configuration of the monitor a standalone
+// proxy (no manager_url) finds the writer with: topology.MonitorConfigFrom,
+// connecting with TLS as proxy.backend_tls says, like every other
+// connection of the proxy to the servers.
+func MonitorConfigFrom(c *config.Config) (topology.MonitorConfig, error) {
+	mc := topology.MonitorConfigFrom(c)
+	t, err := backendTLS(c.Proxy.BackendTLS)
+	if err != nil {
+		return topology.MonitorConfig{}, err
+	}
+	mc.TLS = t
+	return mc, nil
 }
 
 // tlsError turns a TLS failure of a connection to node (mysqlwire.ErrTLS:

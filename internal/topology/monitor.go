@@ -13,6 +13,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"vigil/internal/config"
+	"vigil/internal/mysqlwire"
 )
 
 // Server is one server the monitor probes.
@@ -35,6 +36,14 @@ type MonitorConfig struct {
 	ConnectTimeout time.Duration
 	// ReadTimeout bounds each probe query (default 1s).
 	ReadTimeout time.Duration
+	// TLS secures the probe connections in the modes of the MySQL
+	// client's --ssl-mode (nil: plain TCP): preferred uses TLS when the
+	// server offers it and plain TCP otherwise, required checks no
+	// certificate, verify_ca checks the chain against TLS.Roots, and
+	// verify_identity also checks that the certificate names the host of
+	// the server's address. The standalone proxy sets it from
+	// proxy.backend_tls; MonitorConfigFrom leaves it nil.
+	TLS *mysqlwire.ClientTLS
 }
 
 // MonitorConfigFrom builds the monitor configuration from the shared file.
@@ -76,13 +85,47 @@ func (c *MonitorConfig) Validate() error {
 }
 
 // DSN returns a go-sql-driver DSN for addr with the given credentials and
-// timeouts (read and write timeouts are both rt).
+// timeouts (read and write timeouts are both rt), without TLS.
 func DSN(user, password, addr string, connect, rt time.Duration) string {
+	return driverConfig(user, password, addr, connect, rt).FormatDSN()
+}
+
+func driverConfig(user, password, addr string, connect, rt time.Duration) *mysql.Config {
 	c := mysql.NewConfig()
 	c.User, c.Passwd, c.Net, c.Addr = user, password, "tcp", addr
 	c.Timeout, c.ReadTimeout, c.WriteTimeout = connect, rt, rt
 	c.InterpolateParams = true
-	return c.FormatDSN()
+	return c
+}
+
+// openProbe returns the handle that probes addr, with TLS as c.TLS says.
+func (c *MonitorConfig) openProbe(addr string) (*sql.DB, error) {
+	dc := driverConfig(c.User, c.Password, addr, c.ConnectTimeout, c.ReadTimeout)
+	if c.TLS != nil && c.TLS.Mode != mysqlwire.TLSOff {
+		dc.TLS = c.TLS.Config(addr)
+		dc.AllowFallbackToPlaintext = c.TLS.Mode == mysqlwire.TLSPreferred
+	}
+	conn, err := mysql.NewConnector(dc)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(conn), nil
+}
+
+// explain adds to a probe error what the server's message leaves out.
+// MariaDB refuses a plain TCP login to a server with
+// require_secure_transport=ON, or to an account that REQUIREs SSL or
+// X509, with the same error 1045 as a wrong password (MySQL says 3159 or
+// names the requirement), so an access denied to a probe without TLS
+// names that possible cause.
+func (c *MonitorConfig) explain(err error) error {
+	var me *mysql.MySQLError
+	if c.TLS != nil && c.TLS.Mode != mysqlwire.TLSOff || !errors.As(err, &me) || me.Number != mysqlwire.ErAccessDenied {
+		return err
+	}
+	return fmt.Errorf("%w (the probe connected without TLS, which a server with require_secure_transport=ON "+
+		"or an account that REQUIREs SSL or X509 refuses with this same error; a standalone proxy probes with TLS "+
+		"when proxy.backend_tls is set)", err)
 }
 
 // Observation is the latest probe of every server.
@@ -165,8 +208,8 @@ func (m *Monitor) Run(ctx context.Context) error {
 }
 
 func (m *Monitor) runServer(ctx context.Context, s Server) {
-	db, err := sql.Open("mysql", DSN(m.cfg.User, m.cfg.Password, s.Address, m.cfg.ConnectTimeout, m.cfg.ReadTimeout))
-	if err != nil { // only on a malformed DSN
+	db, err := m.cfg.openProbe(s.Address)
+	if err != nil { // only on a malformed configuration
 		m.log.Error("cannot open probe connection", "server", s.Name, "err", err)
 		return
 	}
@@ -198,6 +241,7 @@ func (m *Monitor) probeOnce(ctx context.Context, db *sql.DB, s Server, prev Prob
 	}
 	p.Took = time.Since(p.At)
 	if err != nil {
+		err = m.cfg.explain(err)
 		p = Probe{Name: s.Name, Address: s.Address, At: p.At, Took: p.Took, LastOK: prev.LastOK,
 			Err: err.Error(), Failures: prev.Failures + 1}
 		if p.Failures == 1 {
