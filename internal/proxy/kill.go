@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"vigil/internal/mysqlwire"
 )
@@ -64,7 +66,9 @@ func (s *session) comProcessKill(p []byte) bool {
 
 // kill handles KILL of a proxy connection id: KILL QUERY kills the
 // statement running on the target's backends; KILL CONNECTION also closes
-// the target session. Only the same user may kill a session.
+// the target session. As on the server, a user may kill its own sessions,
+// and a user that holds SUPER or CONNECTION ADMIN on the primary may kill
+// anyone's (see mayKillOthers). Runs on s's goroutine.
 func (s *session) kill(k killRequest) bool {
 	target := s.srv.session(k.id)
 	if target == nil {
@@ -76,7 +80,13 @@ func (s *session) kill(k killRequest) bool {
 		return s.writeErr(mysqlwire.Errorf(mysqlwire.ErNoSuchThread, "HY000", "Unknown thread id: %d", k.id))
 	}
 	if target.userName() != s.user {
-		return s.writeErr(mysqlwire.Errorf(1095, "HY000", "You are not owner of thread %d", k.id))
+		ok, err := s.mayKillOthers()
+		if err != nil {
+			return s.answer(err)
+		}
+		if !ok {
+			return s.writeErr(mysqlwire.Errorf(1095, "HY000", "You are not owner of thread %d", k.id))
+		}
 	}
 	if target == s {
 		if k.query {
@@ -92,6 +102,71 @@ func (s *session) kill(k killRequest) bool {
 		target.close()
 	}
 	return s.writeOK()
+}
+
+// mayKillOthers reports whether s's user may kill other users' threads:
+// whether SHOW GRANTS, run on s's own primary connection (opened the usual
+// way if s has none), lists SUPER, CONNECTION ADMIN (MySQL 8:
+// CONNECTION_ADMIN) or ALL PRIVILEGES on *.*. SHOW GRANTS rather than
+// information_schema.USER_PRIVILEGES because it also lists the privileges
+// of the session's enabled roles (MariaDB), which USER_PRIVILEGES does not
+// show to the user. Asked at each KILL of another user's thread, so that a
+// GRANT or REVOKE counts at once. A failed check is an error for the
+// client (the server's, the hold's, or 2013 if the connection broke);
+// runs on s's goroutine, which owns s.prim.
+func (s *session) mayKillOthers() (bool, error) {
+	b, err := s.primary()
+	if err != nil {
+		return false, err
+	}
+	nc := b.conn.NetConn()
+	_ = nc.SetReadDeadline(time.Now().Add(s.srv.config().ConnectTimeout))
+	rows, err := b.conn.Query("SHOW GRANTS")
+	_ = nc.SetReadDeadline(time.Time{})
+	if err != nil {
+		if isSQLError(err) {
+			return false, err
+		}
+		s.srv.m.backendErrors.WithLabelValues(b.node, "query").Inc()
+		pinned := s.pinned()
+		s.log.Warn("backend connection failed while checking the KILL privilege", "server", b.node, "err", err, "session_lost", pinned)
+		s.forget(b, true)
+		if pinned {
+			s.status = mysqlwire.StatusAutocommit
+			return false, lostError(mysqlwire.CrServerLost,
+				"Lost connection to server %s while checking the privilege to KILL another user's thread; the transaction was lost", b.node)
+		}
+		return false, mysqlwire.Errorf(mysqlwire.CrServerLost, "HY000",
+			"Lost connection to server %s while checking the privilege to KILL another user's thread", b.node)
+	}
+	for _, r := range rows {
+		if len(r) > 0 && grantAllowsKill(r[0].String) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// grantAllowsKill reports whether g, one line of SHOW GRANTS, grants a
+// privilege that lets its holder kill other users' threads: "GRANT <privs>
+// ON *.* TO ..." with SUPER, CONNECTION ADMIN, CONNECTION_ADMIN or ALL
+// [PRIVILEGES] among privs.
+func grantAllowsKill(g string) bool {
+	rest, ok := strings.CutPrefix(g, "GRANT ")
+	if !ok {
+		return false
+	}
+	privs, on, ok := strings.Cut(rest, " ON ")
+	if !ok || !strings.HasPrefix(on, "*.* TO ") {
+		return false
+	}
+	for p := range strings.SplitSeq(privs, ",") {
+		switch strings.ToUpper(strings.TrimSpace(p)) {
+		case "ALL", "ALL PRIVILEGES", "SUPER", "CONNECTION ADMIN", "CONNECTION_ADMIN":
+			return true
+		}
+	}
+	return false
 }
 
 // killBackends runs KILL QUERY on the servers of target's backend
@@ -132,8 +207,11 @@ func (s *session) killQuery(addr string, thread uint32) {
 	}
 }
 
-// sessionByThread returns a session of user with a backend connection
-// whose server thread id is thread, or nil.
+// sessionByThread returns a session with a backend connection whose
+// server thread id is thread, or nil. Thread ids of different servers may
+// coincide: a session of user comes first (the caller's own threads, as
+// before privileged KILL existed), then a match on a primary connection.
+// Whether the caller may kill the session is for kill to judge.
 func (s *Server) sessionByThread(thread uint32, user string) *session {
 	s.mu.Lock()
 	sessions := make([]*session, 0, len(s.sessions))
@@ -141,15 +219,24 @@ func (s *Server) sessionByThread(thread uint32, user string) *session {
 		sessions = append(sessions, sess)
 	}
 	s.mu.Unlock()
+	var best *session
+	bestRank := 0
 	for _, sess := range sessions {
 		sess.mu.Lock()
-		match := sess.user == user &&
-			((sess.prim != nil && sess.prim.conn.Greeting.ConnID == thread) ||
-				(sess.repl != nil && sess.repl.conn.Greeting.ConnID == thread))
+		rank := 0
+		switch {
+		case sess.prim != nil && sess.prim.conn.Greeting.ConnID == thread:
+			rank = 2
+		case sess.repl != nil && sess.repl.conn.Greeting.ConnID == thread:
+			rank = 1
+		}
+		if rank > 0 && sess.user == user {
+			rank += 2
+		}
 		sess.mu.Unlock()
-		if match {
-			return sess
+		if rank > bestRank {
+			best, bestRank = sess, rank
 		}
 	}
-	return nil
+	return best
 }

@@ -35,3 +35,28 @@ func FuzzParseKill(f *testing.F) {
 	f.Add([]byte("KILL QUERY 12"))
 	f.Fuzz(func(t *testing.T, sql []byte) { parseKill(sql) })
 }
+
+func TestGrantAllowsKill(t *testing.T) {
+	cases := []struct {
+		grant string
+		want  bool
+	}{
+		{"GRANT ALL PRIVILEGES ON *.* TO `app`@`%` IDENTIFIED BY PASSWORD '*X'", true},
+		{"GRANT CONNECTION ADMIN ON *.* TO `a`@`localhost`", true},
+		{"GRANT SELECT, SUPER, PROCESS ON *.* TO `b`@`%`", true},
+		{"GRANT CONNECTION_ADMIN ON *.* TO `m`@`%`", true}, // MySQL 8 dynamic privilege
+		{"GRANT SUPER ON *.* TO `killer`", true},           // an enabled role's grants
+		{"GRANT USAGE ON *.* TO `plain`@`%`", false},
+		{"GRANT PROCESS, RELOAD ON *.* TO `p`@`%`", false},
+		{"GRANT ALL PRIVILEGES ON `db`.* TO `d`@`%`", false}, // not global
+		{"GRANT SELECT ON `super`.`t` TO `s`@`%`", false},
+		{"GRANT `killer` TO `c`@`localhost`", false}, // a role grant, not a privilege
+		{"GRANT PROXY ON ''@'%' TO `x`@`%`", false},
+		{"SET DEFAULT ROLE `outer_r` FOR `c`@`localhost`", false},
+	}
+	for _, tc := range cases {
+		if got := grantAllowsKill(tc.grant); got != tc.want {
+			t.Errorf("grantAllowsKill(%q) = %v, want %v", tc.grant, got, tc.want)
+		}
+	}
+}
