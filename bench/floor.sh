@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/floor.sh: where vigil's relay cost stands against what a relay can
 # cost at best. sysbench oltp_point_select (text protocol) against one
-# sandbox server through HAProxy (TCP mode), vigil, and the two bare relays
-# of bench/relayfloor (an epoll loop on one thread with raw system calls,
-# and a goroutine pair per connection on Go's netpoller), ROUNDS times
+# sandbox server through HAProxy (TCP mode), vigil, and the three bare
+# relays of bench/relayfloor (an epoll loop on one thread with raw system
+# calls; the same loop resuming per-connection coroutines written as
+# sequential code; a goroutine pair per connection on Go's netpoller), ROUNDS times
 # with the order rotated each round. Prints each round's transactions/s
 # and the means with their ratio to HAProxy's.
 #
@@ -35,7 +36,7 @@ go build -o "$WORK/vigil" ./cmd/vigil
 go build -o "$WORK/relayfloor" ./bench/relayfloor
 "$WORK/vigil" sandbox up --dir "$WORK/sb" --servers-only --replicas 0 --base-port 0 >/dev/null
 DB_ADDR=$(awk '/address:/ {print $2; exit}' "$WORK/sb/vigil.yaml")
-VPORT=$(freeport); HPORT=$(freeport); XPORT=$(freeport); LPORT=$(freeport); GPORT=$(freeport)
+VPORT=$(freeport); HPORT=$(freeport); XPORT=$(freeport); LPORT=$(freeport); CPORT=$(freeport); GPORT=$(freeport)
 
 sed -e '/manager_url:/d' \
 	-e "s/^  listen: .*/  listen: 127.0.0.1:$VPORT/" \
@@ -59,6 +60,8 @@ haproxy -f "$WORK/haproxy.cfg" -db >/dev/null 2>&1 &
 PIDS+=("$!")
 "$WORK/relayfloor" -mode loop -listen "127.0.0.1:$LPORT" -backend "$DB_ADDR" &
 PIDS+=("$!")
+"$WORK/relayfloor" -mode coro -listen "127.0.0.1:$CPORT" -backend "$DB_ADDR" &
+PIDS+=("$!")
 "$WORK/relayfloor" -mode goroutines -listen "127.0.0.1:$GPORT" -backend "$DB_ADDR" &
 PIDS+=("$!")
 for i in $(seq 50); do
@@ -69,8 +72,8 @@ done
 SB=(--mysql-host=127.0.0.1 --mysql-user=moodle --mysql-password=moodle --mysql-db=moodle --tables=4 --table-size=10000)
 sysbench oltp_read_only "${SB[@]}" --mysql-port="${DB_ADDR##*:}" prepare >/dev/null
 
-NAMES=(haproxy vigil loop goroutines)
-PORTS=("$XPORT" "$VPORT" "$LPORT" "$GPORT")
+NAMES=(haproxy vigil loop coro goroutines)
+PORTS=("$XPORT" "$VPORT" "$LPORT" "$CPORT" "$GPORT")
 
 # tps PORT THREADS -> transactions/s of one run
 tps() {

@@ -5,11 +5,14 @@
 //   - -mode loop: one OS thread, its own level-triggered epoll set and raw
 //     system calls (recvfrom/sendto/epoll_pwait without the runtime's
 //     syscall hand-off): how an event-loop data path would run.
+//   - -mode coro: the same loop, resuming a coroutine per connection
+//     (iter.Pull) whose code is a sequential read-write loop that yields
+//     where it would block: the shape proposed for vigil's sessions.
 //   - -mode goroutines: a goroutine per direction per connection on Go's
 //     netpoller (net.Conn Read/Write): how a goroutine-per-session data
 //     path runs, without any protocol work.
 //
-// Both run on one P (GOMAXPROCS 1), as vigil does by default on small hosts.
+// All run on one P (GOMAXPROCS 1), as vigil does by default on small hosts.
 // The backend connection is dialled synchronously when a client connects;
 // this is a benchmark tool, not a proxy.
 package main
@@ -23,7 +26,7 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "loop", "loop or goroutines")
+	mode := flag.String("mode", "loop", "loop, coro or goroutines")
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	backend := flag.String("backend", "", "server address (host:port)")
 	flag.Parse()
@@ -36,10 +39,12 @@ func main() {
 	switch *mode {
 	case "loop":
 		err = runLoop(*listen, *backend)
+	case "coro":
+		err = runCoro(*listen, *backend)
 	case "goroutines":
 		err = runGoroutines(*listen, *backend)
 	default:
-		err = fmt.Errorf("unknown -mode %q (loop or goroutines)", *mode)
+		err = fmt.Errorf("unknown -mode %q (loop, coro or goroutines)", *mode)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "relayfloor:", err)
