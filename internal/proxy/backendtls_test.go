@@ -1,17 +1,8 @@
 package proxy_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"database/sql"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +91,7 @@ func TestBackendTLS(t *testing.T) {
 		})
 	}
 	t.Run("verify_ca with another CA", func(t *testing.T) {
-		_, db := tc.proxy(t, config.BackendTLS{Mode: "verify_ca", CA: otherCA(t)}, 0)
+		_, db := tc.proxy(t, config.BackendTLS{Mode: "verify_ca", CA: sandboxtest.ForeignCA(t)}, 0)
 		start := time.Now()
 		_, err := sslCipher(t, db)
 		wantTLSError(t, err, "certificate")
@@ -136,27 +127,4 @@ func wantTLSError(t *testing.T, err error, detail string) {
 		t.Fatalf("got %v, want MySQL error %d mentioning %q", err, mysqlwire.CrSSLConnectionError, detail)
 	}
 	t.Logf("client got: %v", err)
-}
-
-// otherCA writes a self-signed CA certificate that signed nothing the
-// servers use and returns its file.
-func otherCA(t *testing.T) string {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "not the sandbox CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "other-ca.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

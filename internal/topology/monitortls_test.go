@@ -2,15 +2,7 @@ package topology_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -40,7 +32,7 @@ func TestMonitorTLS(t *testing.T) {
 		{mode: "required"},
 		{mode: "verify_ca", ca: c.CAFile()},
 		{mode: "verify_identity", ca: c.CAFile()},
-		{mode: "verify_ca", ca: otherCA(t), wantErr: "certificate"},
+		{mode: "verify_ca", ca: sandboxtest.ForeignCA(t), wantErr: "certificate"},
 	} {
 		t.Run(tc.mode+"/"+filepath.Base(tc.ca), func(t *testing.T) {
 			p := firstProbe(t, c, tc.mode, tc.ca)
@@ -104,27 +96,4 @@ func firstProbe(t *testing.T, c *sandbox.Cluster, mode, ca string) topology.Prob
 			t.Fatal("no probe of db1 within 10s")
 		}
 	}
-}
-
-// otherCA writes a self-signed CA certificate that signed nothing the
-// servers use and returns its file.
-func otherCA(t *testing.T) string {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "not the sandbox CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "other-ca.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
