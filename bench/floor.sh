@@ -17,60 +17,19 @@ THREADS=${THREADS:-"1 32"}
 ROUNDS=${ROUNDS:-5}
 PS=${PS:-disable}
 
-for tool in sysbench haproxy go; do
-	command -v "$tool" >/dev/null || { echo "bench/floor.sh: $tool is missing (scripts/deps installs it)" >&2; exit 1; }
-done
-
-WORK=$(mktemp -d /tmp/vigil-floor.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	[ -x "$WORK/vigil" ] && "$WORK/vigil" sandbox destroy --dir "$WORK/sb" >/dev/null 2>&1 || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-go build -o "$WORK/vigil" ./cmd/vigil
+. bench/lib.sh
+bench_need sysbench haproxy go curl
+bench_sandbox
 go build -o "$WORK/relayfloor" ./bench/relayfloor
-"$WORK/vigil" sandbox up --dir "$WORK/sb" --servers-only --replicas 0 --base-port 0 >/dev/null
-DB_ADDR=$(awk '/address:/ {print $2; exit}' "$WORK/sb/vigil.yaml")
 VPORT=$(freeport); HPORT=$(freeport); XPORT=$(freeport); LPORT=$(freeport); CPORT=$(freeport); GPORT=$(freeport)
-
-sed -e '/manager_url:/d' \
-	-e "s/^  listen: .*/  listen: 127.0.0.1:$VPORT/" \
-	-e "s/^  http_listen: .*/  http_listen: 127.0.0.1:$HPORT/" \
-	"$WORK/sb/vigil.yaml" > "$WORK/vigil.yaml"
-"$WORK/vigil" proxy --config "$WORK/vigil.yaml" 2>"$WORK/proxy.log" &
-PIDS+=("$!")
-cat > "$WORK/haproxy.cfg" <<CFG
-global
-  maxconn 9000
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 1h
-  timeout server 1h
-listen mysql
-  bind 127.0.0.1:$XPORT
-  server db1 $DB_ADDR
-CFG
-haproxy -f "$WORK/haproxy.cfg" -db >/dev/null 2>&1 &
-PIDS+=("$!")
-"$WORK/relayfloor" -mode loop -listen "127.0.0.1:$LPORT" -backend "$DB_ADDR" &
-PIDS+=("$!")
-"$WORK/relayfloor" -mode coro -listen "127.0.0.1:$CPORT" -backend "$DB_ADDR" &
-PIDS+=("$!")
-"$WORK/relayfloor" -mode goroutines -listen "127.0.0.1:$GPORT" -backend "$DB_ADDR" &
-PIDS+=("$!")
-for i in $(seq 50); do
-	curl -fs "http://127.0.0.1:$HPORT/health" >/dev/null 2>&1 && break
-	sleep 0.2
+bench_vigil "$VPORT" "$HPORT"
+bench_haproxy "$XPORT"
+for mode in loop coro goroutines; do
+	case $mode in loop) port=$LPORT ;; coro) port=$CPORT ;; goroutines) port=$GPORT ;; esac
+	"$WORK/relayfloor" -mode "$mode" -listen "127.0.0.1:$port" -backend "$DB_ADDR" &
+	PIDS+=("$!")
 done
-
-SB=(--mysql-host=127.0.0.1 --mysql-user=moodle --mysql-password=moodle --mysql-db=moodle --tables=4 --table-size=10000)
-sysbench oltp_read_only "${SB[@]}" --mysql-port="${DB_ADDR##*:}" prepare >/dev/null
+bench_sysbench_prepare
 
 NAMES=(haproxy vigil loop coro goroutines)
 PORTS=("$XPORT" "$VPORT" "$LPORT" "$CPORT" "$GPORT")

@@ -20,57 +20,14 @@ PSMODES=${PSMODES:-"disable auto"}
 IDLE=${IDLE:-10000}
 ROUNDS=${ROUNDS:-1}
 
-for tool in sysbench haproxy mariadb go; do
-	command -v "$tool" >/dev/null || { echo "bench/proxy.sh: $tool is missing (scripts/deps installs it)" >&2; exit 1; }
-done
-
-WORK=$(mktemp -d /tmp/vigil-bench.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	[ -x "$WORK/vigil" ] && "$WORK/vigil" sandbox destroy --dir "$WORK/sb" >/dev/null 2>&1 || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-go build -o "$WORK/vigil" ./cmd/vigil
+. bench/lib.sh
+bench_need sysbench haproxy mariadb go curl
+bench_sandbox
 go build -o "$WORK/idle" ./bench/proxy_idle
-"$WORK/vigil" sandbox up --dir "$WORK/sb" --servers-only --replicas 0 --base-port 0 >/dev/null
-DB_ADDR=$(awk '/address:/ {print $2; exit}' "$WORK/sb/vigil.yaml")
-DB_PORT=${DB_ADDR##*:}
 VPORT=$(freeport); HPORT=$(freeport); XPORT=$(freeport)
-
-sed -e '/manager_url:/d' \
-	-e "s/^  listen: .*/  listen: 127.0.0.1:$VPORT/" \
-	-e "s/^  http_listen: .*/  http_listen: 127.0.0.1:$HPORT/" \
-	"$WORK/sb/vigil.yaml" > "$WORK/vigil.yaml"
-"$WORK/vigil" proxy --config "$WORK/vigil.yaml" 2>"$WORK/proxy.log" &
-VPID=$!; PIDS+=("$VPID")
-
-cat > "$WORK/haproxy.cfg" <<CFG
-global
-  maxconn 9000
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 1h
-  timeout server 1h
-listen mysql
-  bind 127.0.0.1:$XPORT
-  server db1 127.0.0.1:$DB_PORT
-CFG
-haproxy -f "$WORK/haproxy.cfg" -db >/dev/null 2>&1 &
-PIDS+=("$!")
-
-for i in $(seq 50); do
-	curl -fs "http://127.0.0.1:$HPORT/health" >/dev/null 2>&1 && break
-	sleep 0.2
-done
-
-SB=(--mysql-host=127.0.0.1 --mysql-user=moodle --mysql-password=moodle --mysql-db=moodle --tables=4 --table-size=10000)
-sysbench oltp_read_only "${SB[@]}" --mysql-port="$DB_PORT" prepare >/dev/null
+bench_vigil "$VPORT" "$HPORT"
+bench_haproxy "$XPORT"
+bench_sysbench_prepare
 
 # run TARGET PORT TEST PSMODE THREADS -> "tps p95"
 run() {

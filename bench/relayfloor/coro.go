@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"iter"
-	"net"
 	"runtime"
 	"syscall"
 	"unsafe"
@@ -30,26 +28,8 @@ type coroConn struct {
 // WriteRequest does.
 func runCoro(listen, backend string) error {
 	runtime.LockOSThread()
-	ba, err := net.ResolveTCPAddr("tcp4", backend)
+	lfd, ep, bsa, err := setup(listen, backend)
 	if err != nil {
-		return err
-	}
-	la, err := net.ResolveTCPAddr("tcp4", listen)
-	if err != nil {
-		return err
-	}
-	var bsa unix.SockaddrInet4
-	copy(bsa.Addr[:], ba.IP.To4())
-	bsa.Port = ba.Port
-	lfd, err := listenFD(la)
-	if err != nil {
-		return err
-	}
-	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return err
-	}
-	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, lfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(lfd)}); err != nil {
 		return err
 	}
 	owner := map[int]*coroConn{}
@@ -69,13 +49,9 @@ func runCoro(listen, backend string) error {
 		c.wait = fd
 	}
 	for {
-		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(ep),
-			uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), ^uintptr(0), 0, 0)
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			return fmt.Errorf("epoll_pwait: %w", e)
+		r, err := waitEvents(ep, evs)
+		if err != nil {
+			return err
 		}
 		for _, ev := range evs[:r] {
 			fd := int(ev.Fd)
@@ -105,33 +81,6 @@ func runCoro(listen, backend string) error {
 				resume(c)
 			}
 		}
-	}
-}
-
-// acceptPair accepts one client and connects its server socket.
-func acceptPair(lfd int, backend *unix.SockaddrInet4) (cfd, bfd int, ok bool) {
-	for {
-		cfd, _, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		if err != nil {
-			return -1, -1, false
-		}
-		bfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err == nil {
-			err = unix.Connect(bfd, backend)
-		}
-		if err != nil {
-			fmt.Println("relayfloor: backend:", err)
-			unix.Close(cfd)
-			if bfd >= 0 {
-				unix.Close(bfd)
-			}
-			continue
-		}
-		_ = unix.SetNonblock(bfd, true)
-		for _, fd := range []int{cfd, bfd} {
-			_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		}
-		return cfd, bfd, true
 	}
 }
 

@@ -28,36 +28,16 @@ type loop struct {
 
 func runLoop(listen, backend string) error {
 	runtime.LockOSThread()
-	ba, err := net.ResolveTCPAddr("tcp4", backend)
+	lfd, ep, bsa, err := setup(listen, backend)
 	if err != nil {
 		return err
 	}
-	la, err := net.ResolveTCPAddr("tcp4", listen)
-	if err != nil {
-		return err
-	}
-	l := &loop{ends: map[int]*end{}, buf: make([]byte, 16<<10)}
-	copy(l.backend.Addr[:], ba.IP.To4())
-	l.backend.Port = ba.Port
-	lfd, err := listenFD(la)
-	if err != nil {
-		return err
-	}
-	if l.ep, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
-		return err
-	}
-	if err := l.watch(unix.EPOLL_CTL_ADD, lfd, unix.EPOLLIN); err != nil {
-		return err
-	}
+	l := &loop{ep: ep, backend: bsa, ends: map[int]*end{}, buf: make([]byte, 16<<10)}
 	evs := make([]unix.EpollEvent, 256)
 	for {
-		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep),
-			uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), ^uintptr(0), 0, 0)
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			return fmt.Errorf("epoll_pwait: %w", e)
+		r, err := waitEvents(l.ep, evs)
+		if err != nil {
+			return err
 		}
 		for _, ev := range evs[:r] {
 			fd := int(ev.Fd)
@@ -71,6 +51,21 @@ func runLoop(listen, backend string) error {
 			}
 		}
 	}
+}
+
+// waitEvents blocks in epoll_pwait, made raw so that the thread keeps its
+// P (nothing else runs on it), until ep reports events; EINTR (the
+// runtime's preemption signals) returns zero events.
+func waitEvents(ep int, evs []unix.EpollEvent) (int, error) {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(ep),
+		uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), ^uintptr(0), 0, 0)
+	switch e {
+	case 0:
+		return int(r), nil
+	case syscall.EINTR:
+		return 0, nil
+	}
+	return 0, fmt.Errorf("epoll_pwait: %w", e)
 }
 
 func listenFD(a *net.TCPAddr) (int, error) {
@@ -95,13 +90,27 @@ func (l *loop) watch(op, fd int, events uint32) error {
 // connection.
 func (l *loop) accept(lfd int) {
 	for {
+		cfd, bfd, ok := acceptPair(lfd, &l.backend)
+		if !ok {
+			return
+		}
+		l.ends[cfd], l.ends[bfd] = &end{peer: bfd}, &end{peer: cfd}
+		_ = l.watch(unix.EPOLL_CTL_ADD, cfd, unix.EPOLLIN)
+		_ = l.watch(unix.EPOLL_CTL_ADD, bfd, unix.EPOLLIN)
+	}
+}
+
+// acceptPair accepts one waiting client and connects its server socket;
+// ok is false when no client is waiting.
+func acceptPair(lfd int, backend *unix.SockaddrInet4) (cfd, bfd int, ok bool) {
+	for {
 		cfd, _, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err != nil {
-			return
+			return -1, -1, false
 		}
 		bfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err == nil {
-			err = unix.Connect(bfd, &l.backend)
+			err = unix.Connect(bfd, backend)
 		}
 		if err != nil {
 			fmt.Println("relayfloor: backend:", err)
@@ -115,10 +124,31 @@ func (l *loop) accept(lfd int) {
 		for _, fd := range []int{cfd, bfd} {
 			_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		}
-		l.ends[cfd], l.ends[bfd] = &end{peer: bfd}, &end{peer: cfd}
-		_ = l.watch(unix.EPOLL_CTL_ADD, cfd, unix.EPOLLIN)
-		_ = l.watch(unix.EPOLL_CTL_ADD, bfd, unix.EPOLLIN)
+		return cfd, bfd, true
 	}
+}
+
+// setup resolves the addresses and opens the listening socket and the
+// epoll set, with the listener in it.
+func setup(listen, backend string) (lfd, ep int, bsa unix.SockaddrInet4, err error) {
+	ba, err := net.ResolveTCPAddr("tcp4", backend)
+	if err != nil {
+		return -1, -1, bsa, err
+	}
+	la, err := net.ResolveTCPAddr("tcp4", listen)
+	if err != nil {
+		return -1, -1, bsa, err
+	}
+	copy(bsa.Addr[:], ba.IP.To4())
+	bsa.Port = ba.Port
+	if lfd, err = listenFD(la); err != nil {
+		return -1, -1, bsa, err
+	}
+	if ep, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return -1, -1, bsa, err
+	}
+	err = unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, lfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(lfd)})
+	return lfd, ep, bsa, err
 }
 
 // forward reads what fd has and sends it to its peer. When the peer

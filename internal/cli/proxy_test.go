@@ -43,22 +43,7 @@ func TestProxyCommand(t *testing.T) {
 		}
 	}
 	write()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- runProxy(ctx, proxyFlags{path: path}, slog.New(slog.DiscardHandler))
-	}()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("vigil proxy returned %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("vigil proxy did not stop")
-		}
-	}()
+	startProxy(t, path, slog.New(slog.DiscardHandler))
 
 	app := c.App()
 	dsn := func(user, pass string) string {
@@ -135,4 +120,25 @@ func TestProxyCommand(t *testing.T) {
 	if _, err := db.Exec("INSERT INTO cmd VALUES (1)"); err != nil {
 		t.Errorf("session opened before the reload: %v", err)
 	}
+}
+
+// startProxy runs `vigil proxy --config path` in this process until the
+// test ends, and fails the test if it then returns an error or does not
+// stop.
+func startProxy(t *testing.T, path string, log *slog.Logger) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runProxy(ctx, proxyFlags{path: path}, log) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("vigil proxy returned %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("vigil proxy did not stop")
+		}
+	})
 }

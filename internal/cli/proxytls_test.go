@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"log/slog"
 	"net"
@@ -100,20 +99,7 @@ func startStandaloneProxy(t *testing.T, c *sandbox.Cluster, cfg *config.Config, 
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runProxy(ctx, proxyFlags{path: path}, log) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("vigil proxy returned %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("vigil proxy did not stop")
-		}
-	})
+	startProxy(t, path, log)
 	app := c.App()
 	mc := mysql.NewConfig()
 	mc.User, mc.Passwd, mc.Net, mc.Addr, mc.DBName = app.User, app.Password, "tcp", cfg.Proxy.Listen, c.Database()
