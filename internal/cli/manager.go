@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +13,7 @@ import (
 	"vigil/internal/config"
 	"vigil/internal/failover"
 	"vigil/internal/manager"
+	"vigil/internal/mysqlwire"
 	"vigil/internal/topology"
 )
 
@@ -28,7 +31,8 @@ func newManagerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runManager(cmd.Context(), cfg, path, verbose)
+			log := newLogger(verbose).With("role", "manager", "cluster", cfg.Cluster.Name)
+			return runManager(cmd.Context(), cfg, path, log)
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", "vigil.yaml", "configuration file")
@@ -36,13 +40,23 @@ func newManagerCmd() *cobra.Command {
 	return cmd
 }
 
-func runManager(ctx context.Context, cfg *config.Config, path string, verbose bool) error {
-	log := newLogger(verbose).With("role", "manager", "cluster", cfg.Cluster.Name)
-	mon, err := topology.NewMonitor(topology.MonitorConfigFrom(cfg), log)
+// runManager runs the manager of cfg (read from path) until ctx ends. Its
+// probes and actions connect to the servers over TLS as cluster.tls says.
+func runManager(ctx context.Context, cfg *config.Config, path string, log *slog.Logger) error {
+	t := cfg.Cluster.TLS
+	tls, err := mysqlwire.LoadClientTLS(t.Mode, t.CA, t.Cert, t.Key)
+	if err != nil {
+		return fmt.Errorf("cluster tls: %w", err)
+	}
+	mc := topology.MonitorConfigFrom(cfg)
+	mc.TLS = tls
+	mon, err := topology.NewMonitor(mc, log)
 	if err != nil {
 		return err
 	}
-	eng, err := failover.New(failover.FromConfig(cfg, path), mon, log)
+	fc := failover.FromConfig(cfg, path)
+	fc.TLS = tls
+	eng, err := failover.New(fc, mon, log)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,9 @@ package config
 
 import "fmt"
 
-// BackendTLS secures the proxy's connections to the servers. Its modes are
-// those of the MySQL client's --ssl-mode.
+// BackendTLS secures Vigil's connections to the servers (cluster.tls for
+// the manager and by default the proxy, proxy.backend_tls for the proxy
+// alone). Its modes are those of the MySQL client's --ssl-mode.
 type BackendTLS struct {
 	// Mode is off (the default: plain TCP), preferred (TLS when the server
 	// offers it, certificate not checked), required (TLS, certificate not
@@ -24,7 +25,7 @@ type BackendTLS struct {
 var backendTLSModes = map[string]bool{"": true, "off": true, "preferred": true, "required": true,
 	"verify_ca": true, "verify_identity": true}
 
-// Enabled reports whether the proxy asks the servers for TLS.
+// Enabled reports whether connections ask the servers for TLS.
 func (b BackendTLS) Enabled() bool { return b.Mode != "" && b.Mode != "off" }
 
 // Validate checks the mode and that files go with a mode that uses them.

@@ -38,3 +38,42 @@ func TestBackendTLSValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterTLS checks that cluster.tls is validated as
+// proxy.backend_tls is, and that proxy.backend_tls, when entirely unset,
+// takes it while an explicit proxy.backend_tls (even mode off) wins.
+func TestClusterTLS(t *testing.T) {
+	const ca = "cluster: {tls: {mode: verify_ca, ca: /ca.pem}}\n"
+	cases := []struct {
+		doc           string
+		cluster, prox BackendTLS
+	}{
+		{"proxy: {}", BackendTLS{}, BackendTLS{}},
+		{ca, BackendTLS{Mode: "verify_ca", CA: "/ca.pem"}, BackendTLS{Mode: "verify_ca", CA: "/ca.pem"}},
+		{ca + "proxy: {backend_tls: {}}", BackendTLS{Mode: "verify_ca", CA: "/ca.pem"}, BackendTLS{Mode: "verify_ca", CA: "/ca.pem"}},
+		{ca + "proxy: {backend_tls: {mode: required}}", BackendTLS{Mode: "verify_ca", CA: "/ca.pem"}, BackendTLS{Mode: "required"}},
+		{ca + "proxy: {backend_tls: {mode: \"off\"}}", BackendTLS{Mode: "verify_ca", CA: "/ca.pem"}, BackendTLS{Mode: "off"}},
+		{"proxy: {backend_tls: {mode: preferred}}", BackendTLS{}, BackendTLS{Mode: "preferred"}},
+	}
+	for _, c := range cases {
+		cfg, err := Parse([]byte(c.doc))
+		if err != nil {
+			t.Errorf("%q: %v", c.doc, err)
+			continue
+		}
+		if cfg.Cluster.TLS != c.cluster || cfg.Proxy.BackendTLS != c.prox {
+			t.Errorf("%q: cluster.tls %+v, proxy.backend_tls %+v; want %+v, %+v", c.doc, cfg.Cluster.TLS, cfg.Proxy.BackendTLS, c.cluster, c.prox)
+		}
+	}
+	for doc, want := range map[string]string{
+		"cluster: {tls: {mode: require}}":                `cluster: tls: mode "require"`,
+		"cluster: {tls: {ca: /ca.pem}}":                  "cluster: tls: ca, cert or key given with mode off",
+		"cluster: {tls: {mode: required, ca: /ca.pem}}":  "cluster: tls: ca given with mode required",
+		"cluster: {tls: {mode: verify_ca, key: /k.pem}}": "cluster: tls: cert and key must be set together",
+		"cluster: {tls: {mode: verify_ca, capath: /x}}":  "capath",
+	} {
+		if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got error %v, want one containing %q", doc, err, want)
+		}
+	}
+}

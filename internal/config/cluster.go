@@ -15,6 +15,12 @@ type Cluster struct {
 	Flavor string `yaml:"flavor,omitempty"`
 	// Servers are every database server of the cluster.
 	Servers []Server `yaml:"servers"`
+	// TLS is how Vigil's components connect to the servers: the manager's
+	// probes and every connection of its actions, and the proxy's
+	// connections when proxy.backend_tls is unset (default: off, plain
+	// TCP). Replication between the servers is not affected: CHANGE
+	// MASTER keeps the servers' own settings.
+	TLS BackendTLS `yaml:"tls,omitempty"`
 }
 
 // Server is one database server.
@@ -71,6 +77,9 @@ func (c *Cluster) setDefaults() {
 func (c *Cluster) Validate() error {
 	if c.Flavor != "mariadb" && c.Flavor != "mysql" {
 		return fmt.Errorf("flavor %q: want mariadb or mysql", c.Flavor)
+	}
+	if err := c.TLS.Validate(); err != nil {
+		return fmt.Errorf("tls: %w", err)
 	}
 	seen := map[string]bool{}
 	for i, s := range c.Servers {

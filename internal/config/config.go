@@ -79,6 +79,10 @@ func (c *Config) setDefaults() {
 		c.Users[i].setDefaults()
 	}
 	c.Proxy.setDefaults()
+	// proxy.backend_tls, entirely unset, is cluster.tls; "mode: off" is set.
+	if c.Proxy.BackendTLS == (BackendTLS{}) {
+		c.Proxy.BackendTLS = c.Cluster.TLS
+	}
 	c.Routing.setDefaults()
 	c.Manager.setDefaults()
 	c.VIP.setDefaults()

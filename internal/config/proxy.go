@@ -69,8 +69,9 @@ type Proxy struct {
 	// mysql_native_password (the default, as MariaDB) or
 	// caching_sha2_password (as MySQL 8). Clients may answer with either.
 	DefaultAuthPlugin string `yaml:"default_auth_plugin,omitempty"`
-	// BackendTLS secures the connections to the servers (default: off,
-	// plain TCP). Read at start; a reload keeps the running setting.
+	// BackendTLS secures the connections to the servers (default, when
+	// entirely unset: cluster.tls). Read at start; a reload keeps the
+	// running setting.
 	BackendTLS BackendTLS `yaml:"backend_tls,omitempty"`
 }
 

@@ -17,8 +17,8 @@ import (
 )
 
 // actor runs the engine's SQL actions on the servers, each through a small
-// pool of its own (separate from the monitor's probe connections), with
-// per-action deadlines. Safe for concurrent use.
+// pool of its own (separate from the monitor's probe connections, over TLS
+// as Config.TLS says), with per-action deadlines. Safe for concurrent use.
 type actor struct {
 	cfg *Config
 	mu  sync.Mutex
@@ -45,8 +45,7 @@ func (a *actor) db(name string) (*sql.DB, error) {
 	if !ok {
 		return nil, fmt.Errorf("no server %q", name)
 	}
-	dsn := topology.DSN(a.cfg.Admin.User, a.cfg.Admin.Password, s.Address, a.cfg.ConnectTimeout, 0)
-	db, err := sql.Open("mysql", dsn)
+	db, err := topology.Open(a.cfg.Admin.User, a.cfg.Admin.Password, s.Address, a.cfg.ConnectTimeout, 0, a.cfg.TLS)
 	if err != nil {
 		return nil, err
 	}

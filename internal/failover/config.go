@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"vigil/internal/config"
+	"vigil/internal/mysqlwire"
 	"vigil/internal/topology"
 )
 
@@ -28,6 +29,10 @@ type Config struct {
 	// Admin is the account the engine acts with; Repl is what replicas use
 	// to connect to the primary.
 	Admin, Repl config.Credentials
+	// TLS secures every connection of the engine's actions in the modes of
+	// topology.MonitorConfig.TLS (nil: plain TCP). FromConfig leaves it
+	// nil; `vigil manager` sets it, and its monitor's, from cluster.tls.
+	TLS *mysqlwire.ClientTLS
 	// ConnectTimeout bounds dialing a server for an action.
 	ConnectTimeout time.Duration
 	// ActionTimeout bounds one SQL action (fence, stop, promote) on one server.

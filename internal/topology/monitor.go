@@ -42,7 +42,8 @@ type MonitorConfig struct {
 	// certificate, verify_ca checks the chain against TLS.Roots, and
 	// verify_identity also checks that the certificate names the host of
 	// the server's address. The standalone proxy sets it from
-	// proxy.backend_tls; MonitorConfigFrom leaves it nil.
+	// proxy.backend_tls and the manager from cluster.tls;
+	// MonitorConfigFrom leaves it nil.
 	TLS *mysqlwire.ClientTLS
 }
 
@@ -98,18 +99,26 @@ func driverConfig(user, password, addr string, connect, rt time.Duration) *mysql
 	return c
 }
 
-// openProbe returns the handle that probes addr, with TLS as c.TLS says.
-func (c *MonitorConfig) openProbe(addr string) (*sql.DB, error) {
-	dc := driverConfig(c.User, c.Password, addr, c.ConnectTimeout, c.ReadTimeout)
-	if c.TLS != nil && c.TLS.Mode != mysqlwire.TLSOff {
-		dc.TLS = c.TLS.Config(addr)
-		dc.AllowFallbackToPlaintext = c.TLS.Mode == mysqlwire.TLSPreferred
+// Open returns a go-sql-driver handle for addr with the given credentials
+// and timeouts (as DSN), over TLS in the modes MonitorConfig.TLS
+// describes (nil or off: plain TCP, exactly as DSN). The monitor's probes
+// and the manager's actions both connect through it.
+func Open(user, password, addr string, connect, rt time.Duration, t *mysqlwire.ClientTLS) (*sql.DB, error) {
+	dc := driverConfig(user, password, addr, connect, rt)
+	if t != nil && t.Mode != mysqlwire.TLSOff {
+		dc.TLS = t.Config(addr)
+		dc.AllowFallbackToPlaintext = t.Mode == mysqlwire.TLSPreferred
 	}
 	conn, err := mysql.NewConnector(dc)
 	if err != nil {
 		return nil, err
 	}
 	return sql.OpenDB(conn), nil
+}
+
+// openProbe returns the handle that probes addr, with TLS as c.TLS says.
+func (c *MonitorConfig) openProbe(addr string) (*sql.DB, error) {
+	return Open(c.User, c.Password, addr, c.ConnectTimeout, c.ReadTimeout, c.TLS)
 }
 
 // explain adds to a probe error what the server's message leaves out.
@@ -124,8 +133,8 @@ func (c *MonitorConfig) explain(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w (the probe connected without TLS, which a server with require_secure_transport=ON "+
-		"or an account that REQUIREs SSL or X509 refuses with this same error; a standalone proxy probes with TLS "+
-		"when proxy.backend_tls is set)", err)
+		"or an account that REQUIREs SSL or X509 refuses with this same error; the manager probes with TLS "+
+		"when cluster.tls is set, a standalone proxy when proxy.backend_tls or cluster.tls is)", err)
 }
 
 // Observation is the latest probe of every server.
