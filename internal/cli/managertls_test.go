@@ -71,9 +71,17 @@ func TestManagerClusterTLS(t *testing.T) {
 			t.Fatalf("switchover: %+v; want db1 -> db2", res)
 		}
 		t.Logf("switchover %s -> %s: writes held %v", res.From, res.To, res.Held.Round(time.Millisecond))
-		st := waitStatus(t, client, 15*time.Second, "db2 the primary, all servers up", healthy("db2"))
-		// Replication stays as configured (plain here), which db2 refuses.
-		t.Logf("db1 replicates from %s: io_running=%s %s", st.Nodes[0].Source, st.Nodes[0].IORunning, st.Nodes[0].LastError)
+		waitStatus(t, client, 15*time.Second, "db2 the primary, all servers up", healthy("db2"))
+		// The demoted db1 replicates from db2 over TLS (MASTER_SSL=1): a
+		// plain replication connection would be refused.
+		waitStatus(t, client, 15*time.Second, "db1 replicating from db2", func(st topology.Status) bool {
+			for _, n := range st.Nodes {
+				if n.Name == "db1" {
+					return n.Source == "db2" && n.IORunning == "Yes"
+				}
+			}
+			return false
+		})
 
 		// Check the servers themselves, over TLS as the manager connects.
 		tls, err := mysqlwire.LoadClientTLS(cfg.Cluster.TLS.Mode, cfg.Cluster.TLS.CA, "", "")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"vigil/internal/mysqlwire"
 	"vigil/internal/topology"
 )
 
@@ -290,6 +291,9 @@ func (a *actor) pointTo(ctx context.Context, name string, primary topology.Serve
 	if demote {
 		cm += ", MASTER_DEMOTE_TO_SLAVE=1"
 	}
+	if a.replicationTLS() {
+		cm += ", MASTER_SSL=1"
+	}
 	cm += ", MASTER_PASSWORD=" + quote(a.cfg.Repl.Password)
 	qs := []string{"STOP SLAVE", "SET GLOBAL read_only=ON",
 		fmt.Sprintf("SET GLOBAL slave_net_timeout=%d", int(a.netTimeout().Seconds()))}
@@ -298,6 +302,16 @@ func (a *actor) pointTo(ctx context.Context, name string, primary topology.Serve
 	}
 	qs = append(qs, cm, "START SLAVE")
 	return a.execT(ctx, name, a.stopTimeout(), qs...)
+}
+
+// replicationTLS reports whether replicas are pointed at their primary
+// with MASTER_SSL=1: when the manager itself must use TLS (cluster.tls
+// required or stricter), the servers presumably refuse plain connections
+// too. The replica encrypts without checking the primary's certificate:
+// verifying needs a CA file on each server's host, which vigil does not
+// manage. In preferred mode replication stays as it was.
+func (a *actor) replicationTLS() bool {
+	return a.cfg.TLS != nil && a.cfg.TLS.Mode != mysqlwire.TLSOff && a.cfg.TLS.Mode != mysqlwire.TLSPreferred
 }
 
 // quote renders s as a single-quoted SQL string literal.

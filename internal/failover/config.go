@@ -32,6 +32,8 @@ type Config struct {
 	// TLS secures every connection of the engine's actions in the modes of
 	// topology.MonitorConfig.TLS (nil: plain TCP). FromConfig leaves it
 	// nil; `vigil manager` sets it, and its monitor's, from cluster.tls.
+	// In required mode and stricter, replicas are also pointed at their
+	// primary with MASTER_SSL=1.
 	TLS *mysqlwire.ClientTLS
 	// ConnectTimeout bounds dialing a server for an action.
 	ConnectTimeout time.Duration
