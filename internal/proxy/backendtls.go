@@ -43,5 +43,5 @@ func (s *session) tlsError(node topology.Node, err error) error {
 		return err
 	}
 	return mysqlwire.Errorf(mysqlwire.CrSSLConnectionError, "HY000",
-		"vigil: TLS to server %s failed (proxy.backend_tls mode %s): %v", node.Name, s.srv.pool.TLS().Mode, err)
+		"vigil: TLS to server %s failed (TLS mode %s, from proxy.backend_tls or cluster.tls): %v", node.Name, s.srv.pool.TLS().Mode, err)
 }
