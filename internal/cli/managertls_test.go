@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,14 +117,8 @@ func startManager(t *testing.T, cfg *config.Config, log *slog.Logger) *manager.C
 	}
 	m.Listen = l.Addr().String()
 	l.Close()
-	data, err := config.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "vigil.yaml")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, path, cfg)
 	loaded, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)

@@ -33,15 +33,7 @@ func TestProxyCommand(t *testing.T) {
 	l.Close()
 	cfg.Proxy.ManagerURL = ""
 	path := filepath.Join(t.TempDir(), "vigil.yaml")
-	write := func() {
-		data, err := config.Marshal(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func() { writeConfig(t, path, cfg) }
 	write()
 	startProxy(t, path, slog.New(slog.DiscardHandler))
 
@@ -141,4 +133,16 @@ func startProxy(t *testing.T, path string, log *slog.Logger) {
 			t.Error("vigil proxy did not stop")
 		}
 	})
+}
+
+// writeConfig writes cfg as YAML to path (0600, as it holds passwords).
+func writeConfig(t *testing.T, path string, cfg *config.Config) {
+	t.Helper()
+	data, err := config.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

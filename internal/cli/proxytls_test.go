@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -91,14 +90,8 @@ func startStandaloneProxy(t *testing.T, c *sandbox.Cluster, cfg *config.Config, 
 	cfg.Proxy.Listen = l.Addr().String()
 	l.Close()
 	cfg.Proxy.ManagerURL, cfg.Proxy.HTTPListen = "", ""
-	data, err := config.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "vigil.yaml")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, path, cfg)
 	startProxy(t, path, log)
 	app := c.App()
 	mc := mysql.NewConfig()
