@@ -207,6 +207,31 @@ func (e *Engine) setOpStart(t time.Time) {
 	e.mu.Unlock()
 }
 
+// acquireOp takes opMu for an operator's command. The routine step holds
+// opMu for each probe cycle's work; a command waits for that (until ctx
+// ends) instead of failing, but does not queue behind a failover or
+// switchover in progress: then it fails with ErrBusy at once.
+func (e *Engine) acquireOp(ctx context.Context) error {
+	for {
+		if e.opMu.TryLock() {
+			return nil
+		}
+		e.mu.Lock()
+		running := !e.opStart.IsZero()
+		e.mu.Unlock()
+		if running {
+			return ErrBusy
+		}
+		t := time.NewTimer(5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (waited for the manager's routine step until: %v)", ErrBusy, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range maps.Keys(m) {

@@ -15,8 +15,8 @@ import (
 // --force`): the anti-flap block does not apply. to, when set, names the
 // replica to promote.
 func (e *Engine) Failover(ctx context.Context, to string) (topology.OpResult, error) {
-	if !e.opMu.TryLock() {
-		return topology.OpResult{}, ErrBusy
+	if err := e.acquireOp(ctx); err != nil {
+		return topology.OpResult{}, err
 	}
 	defer e.opMu.Unlock()
 	return e.failover(ctx, "forced by operator", to, true)

@@ -18,8 +18,8 @@ import (
 // the old primary a replica of it. On failure before promotion the old
 // primary is reopened.
 func (e *Engine) Switchover(ctx context.Context, to string) (topology.OpResult, error) {
-	if !e.opMu.TryLock() {
-		return topology.OpResult{}, ErrBusy
+	if err := e.acquireOp(ctx); err != nil {
+		return topology.OpResult{}, err
 	}
 	defer e.opMu.Unlock()
 	st := e.state()

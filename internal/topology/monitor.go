@@ -85,26 +85,15 @@ func (c *MonitorConfig) Validate() error {
 	return nil
 }
 
-// DSN returns a go-sql-driver DSN for addr with the given credentials and
-// timeouts (read and write timeouts are both rt), without TLS.
-func DSN(user, password, addr string, connect, rt time.Duration) string {
-	return driverConfig(user, password, addr, connect, rt).FormatDSN()
-}
-
-func driverConfig(user, password, addr string, connect, rt time.Duration) *mysql.Config {
-	c := mysql.NewConfig()
-	c.User, c.Passwd, c.Net, c.Addr = user, password, "tcp", addr
-	c.Timeout, c.ReadTimeout, c.WriteTimeout = connect, rt, rt
-	c.InterpolateParams = true
-	return c
-}
-
-// Open returns a go-sql-driver handle for addr with the given credentials
-// and timeouts (as DSN), over TLS in the modes MonitorConfig.TLS
-// describes (nil or off: plain TCP, exactly as DSN). The monitor's probes
-// and the manager's actions both connect through it.
+// Open returns a go-sql-driver handle for addr with the given credentials,
+// connect timeout and read/write timeout rt (0: none), over TLS in the
+// modes MonitorConfig.TLS describes (nil or off: plain TCP). The monitor's
+// probes and the manager's actions both connect through it.
 func Open(user, password, addr string, connect, rt time.Duration, t *mysqlwire.ClientTLS) (*sql.DB, error) {
-	dc := driverConfig(user, password, addr, connect, rt)
+	dc := mysql.NewConfig()
+	dc.User, dc.Passwd, dc.Net, dc.Addr = user, password, "tcp", addr
+	dc.Timeout, dc.ReadTimeout, dc.WriteTimeout = connect, rt, rt
+	dc.InterpolateParams = true
 	if t != nil && t.Mode != mysqlwire.TLSOff {
 		dc.TLS = t.Config(addr)
 		dc.AllowFallbackToPlaintext = t.Mode == mysqlwire.TLSPreferred
