@@ -115,6 +115,10 @@ type proxyParts struct {
 
 func buildProxy(cfg *config.Config, log *slog.Logger) (*proxyParts, error) {
 	parts := &proxyParts{cfg: cfg, reg: prometheus.NewRegistry()}
+	pc, err := proxy.PoolConfigFrom(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	var src topology.Source
 	if cfg.Proxy.ManagerURL != "" {
 		r, err := topology.NewRemote(cfg.Proxy.ManagerURL, log)
@@ -123,20 +127,16 @@ func buildProxy(cfg *config.Config, log *slog.Logger) (*proxyParts, error) {
 		}
 		src, parts.run = r, append(parts.run, r.Run)
 	} else {
-		mc, err := proxy.MonitorConfigFrom(cfg)
-		if err != nil {
-			return nil, err
-		}
+		// The monitor that finds the writer connects as every other
+		// connection of the proxy does: TLS as proxy.backend_tls says.
+		mc := topology.MonitorConfigFrom(cfg)
+		mc.TLS = pc.TLS
 		mon, err := topology.NewMonitor(mc, log)
 		if err != nil {
 			return nil, err
 		}
 		sa := topology.NewStandalone(mon, log)
 		src, parts.run = sa, append(parts.run, mon.Run, sa.Run)
-	}
-	pc, err := proxy.PoolConfigFrom(cfg, log)
-	if err != nil {
-		return nil, err
 	}
 	p, err := pool.New(pc, nil)
 	if err != nil {

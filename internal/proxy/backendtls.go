@@ -19,20 +19,6 @@ func backendTLS(b config.BackendTLS) (*mysqlwire.ClientTLS, error) {
 	return t, nil
 }
 
-// MonitorConfigFrom builds the configuration of the monitor a standalone
-// proxy (no manager_url) finds the writer with: topology.MonitorConfigFrom,
-// connecting with TLS as proxy.backend_tls says, like every other
-// connection of the proxy to the servers.
-func MonitorConfigFrom(c *config.Config) (topology.MonitorConfig, error) {
-	mc := topology.MonitorConfigFrom(c)
-	t, err := backendTLS(c.Proxy.BackendTLS)
-	if err != nil {
-		return topology.MonitorConfig{}, err
-	}
-	mc.TLS = t
-	return mc, nil
-}
-
 // tlsError turns a TLS failure of a connection to node (mysqlwire.ErrTLS:
 // no TLS offered, untrusted certificate) into the error the client gets,
 // error 2026 as the MySQL client reports its own TLS failures; other
