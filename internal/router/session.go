@@ -1,6 +1,7 @@
 package router
 
 import (
+	"sync/atomic"
 	"time"
 
 	"vigil/internal/topology"
@@ -55,6 +56,11 @@ type Session struct {
 
 	cur     pending
 	normBuf []byte
+
+	// cnt caches the balancer's outstanding-statement counter of replica
+	// cntName, so that routing a read to the same replica again takes no lock.
+	cnt     *atomic.Int64
+	cntName string
 }
 
 // pending is what Route leaves for Observe.
@@ -65,6 +71,7 @@ type pending struct {
 	names   []string // tables of CREATE TEMPORARY / DROP TABLE
 	routed  bool
 	started time.Time
+	cnt     *atomic.Int64 // the replica's counter, for TargetReplica
 }
 
 // SetSchema records the session's current schema after COM_INIT_DB
@@ -80,7 +87,8 @@ func (s *Session) User() string { return s.user }
 
 // Reset forgets all session state (COM_CHANGE_USER, COM_RESET_CONNECTION).
 func (s *Session) Reset(user, schema string) {
-	*s = Session{r: s.r, user: user, schema: schema, autocommit: true, normBuf: s.normBuf[:0]}
+	*s = Session{r: s.r, user: user, schema: schema, autocommit: true, normBuf: s.normBuf[:0],
+		cnt: s.cnt, cntName: s.cntName}
 }
 
 // Pins reports the session state held on the primary connection.
@@ -120,7 +128,7 @@ func (s *Session) InTransaction() bool { return s.inTx || !s.autocommit }
 func (s *Session) Route(st Statement, sql []byte, snap *topology.Snapshot) Decision {
 	cfg := s.r.cfg.Load()
 	if s.cur.routed && s.cur.d.Target == TargetReplica {
-		s.r.bal.release(s.cur.d.Backend) // the previous statement was never observed
+		s.cur.cnt.Add(-1) // the previous statement was never observed
 	}
 	var norm []byte
 	norm, s.cur.digest = normalizeInto(s.normBuf[:0], sql)
@@ -140,10 +148,20 @@ func (s *Session) Route(st Statement, sql []byte, snap *topology.Snapshot) Decis
 		d.Replay = st.Flags&FlagSessionCmd != 0 && st.Flags&FlagMulti == 0
 	}
 	if d.Target == TargetReplica {
-		s.r.bal.acquire(d.Backend)
+		s.cur.cnt = s.counter(d.Backend)
+		s.cur.cnt.Add(1)
 	}
 	s.cur.d = d
 	return d
+}
+
+// counter returns the balancer's counter of replica name (counters live as
+// long as the router, so the session keeps the last one it used).
+func (s *Session) counter(name string) *atomic.Int64 {
+	if s.cnt == nil || s.cntName != name {
+		s.cnt, s.cntName = s.r.bal.counter(name), name
+	}
+	return s.cnt
 }
 
 // decide applies the routing rules in order (see the package doc).
@@ -245,7 +263,7 @@ func (s *Session) Observe(res Result) {
 	s.cur.routed = false
 	s.cur.names = nil
 	if cur.d.Target == TargetReplica {
-		s.r.bal.release(cur.d.Backend)
+		cur.cnt.Add(-1)
 	}
 	if res.Duration == 0 {
 		res.Duration = time.Since(cur.started)
