@@ -10,22 +10,30 @@ const notReadOnly = FlagLockingRead | FlagGetLock | FlagReleaseLock | FlagReleas
 // reject is classified as best it can, and anything not recognised as a
 // read is not marked FlagReadOnly (so it runs on the primary).
 func Classify(sql []byte) Statement {
-	st, esc := classify(sql, false)
+	st, _ := classifyWith(sql, nil)
+	return st
+}
+
+// classifyWith is Classify, showing the tokens of its first pass (the
+// default backslash mode) to sink if not nil. esc reports whether the
+// text had a backslash-escaped quote.
+func classifyWith(sql []byte, sink *digestSink) (st Statement, esc bool) {
+	st, esc = classify(sql, false, sink)
 	if esc && st.ReadOnly() {
 		// A backslash before a quote: under sql_mode NO_BACKSLASH_ESCAPES
 		// the string ends there and what follows is code. Send the
 		// statement to a replica only if it is a plain read both ways.
-		if alt, _ := classify(sql, true); !alt.ReadOnly() || alt.Flags&FlagSameAsLast != st.Flags&FlagSameAsLast {
+		if alt, _ := classify(sql, true, nil); !alt.ReadOnly() || alt.Flags&FlagSameAsLast != st.Flags&FlagSameAsLast {
 			st.Flags &^= FlagReadOnly
 		}
 	}
-	return st
+	return st, esc
 }
 
 // classify is Classify with a given backslash mode; esc reports whether
 // the text had a backslash-escaped quote.
-func classify(sql []byte, noBackslash bool) (st Statement, esc bool) {
-	l := lexer{s: sql, noBackslash: noBackslash}
+func classify(sql []byte, noBackslash bool, sink *digestSink) (st Statement, esc bool) {
+	l := lexer{s: sql, noBackslash: noBackslash, sink: sink}
 	n := 0
 	allRead := true
 	for {
@@ -106,9 +114,9 @@ func (s *stmtScan) word(t token) []byte { return s.l.s[t.start:t.end] }
 
 // peekWord returns the next token without consuming it.
 func (s *stmtScan) peek() token {
-	save := *s.l
+	save := s.l.mark()
 	t := s.l.next()
-	*s.l = save
+	s.l.reset(save)
 	return t
 }
 
@@ -272,7 +280,8 @@ func (s *stmtScan) setStatement() bool {
 		t := s.l.next()
 		switch t.kind {
 		case tokEOF, tokSemi:
-			*s.l = lexer{s: s.l.s, i: t.start, hints: s.l.hints}
+			// A fresh lexer at t (the sink stops: it has seen t already).
+			s.l.i, s.l.inExec, s.l.noBackslash, s.l.escQuote, s.l.sink = t.start, false, false, false, nil
 			return false
 		case tokLParen:
 			depth++
@@ -288,7 +297,7 @@ func (s *stmtScan) setStatement() bool {
 
 // create looks for TEMPORARY among the words after CREATE.
 func (s *stmtScan) create() {
-	save := *s.l
+	save := s.l.mark()
 	for k := 0; k < 4; k++ {
 		t := s.l.next()
 		if t.kind != tokWord {
@@ -300,12 +309,12 @@ func (s *stmtScan) create() {
 			break
 		}
 	}
-	*s.l = save
+	s.l.reset(save)
 }
 
 // drop recognises DROP [TEMPORARY] TABLE and DROP PREPARE.
 func (s *stmtScan) drop() {
-	save := *s.l
+	save := s.l.mark()
 	t := s.l.next()
 	if t.kind == tokWord && eqFold(s.word(t), "TEMPORARY") {
 		s.flags |= FlagTemporary
@@ -319,5 +328,5 @@ func (s *stmtScan) drop() {
 			s.kind = KindDeallocate
 		}
 	}
-	*s.l = save
+	s.l.reset(save)
 }

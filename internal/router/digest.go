@@ -54,6 +54,11 @@ func normalizeInto(dst, sql []byte) ([]byte, uint64) {
 		}
 		prev = t
 	}
+	return finishDigest(dst)
+}
+
+// finishDigest cuts digest text to MaxDigestLen and hashes it.
+func finishDigest(dst []byte) ([]byte, uint64) {
 	if len(dst) > MaxDigestLen {
 		dst = dst[:MaxDigestLen]
 	}

@@ -39,6 +39,9 @@ type lexer struct {
 	// escQuote: a string contained a backslash before its quote character,
 	// which ends the string under NO_BACKSLASH_ESCAPES.
 	escQuote bool
+	// sink, if set, is shown each token once, in text order, however often
+	// save/restore look-ahead lexes it (see digestSink).
+	sink *digestSink
 }
 
 func isSpace(c byte) bool {
@@ -130,8 +133,35 @@ func hintIn(b []byte) Flags {
 	return 0
 }
 
+// mark is the part of a lexer's state that look-ahead changes.
+type mark struct {
+	i        int
+	inExec   bool
+	hints    Flags
+	escQuote bool
+}
+
+// mark returns l's state for reset. (Saving and restoring the whole
+// lexer through a pointer would make escape analysis move the sink to
+// the heap.)
+func (l *lexer) mark() mark { return mark{l.i, l.inExec, l.hints, l.escQuote} }
+
+// reset returns l to the state of m.
+func (l *lexer) reset(m mark) {
+	l.i, l.inExec, l.hints, l.escQuote = m.i, m.inExec, m.hints, m.escQuote
+}
+
 // next returns the next token.
 func (l *lexer) next() token {
+	t := l.lex()
+	if l.sink != nil {
+		l.sink.feed(l, t)
+	}
+	return t
+}
+
+// lex reads the next token.
+func (l *lexer) lex() token {
 	l.skip()
 	if l.i >= len(l.s) {
 		return token{kind: tokEOF, start: l.i, end: l.i}

@@ -126,12 +126,36 @@ func (s *Session) InTransaction() bool { return s.inTx || !s.autocommit }
 // newest topology snapshot (nil: no topology yet, everything goes to the
 // primary). It must be followed by exactly one Observe.
 func (s *Session) Route(st Statement, sql []byte, snap *topology.Snapshot) Decision {
+	return s.route(st, sql, snap, nil)
+}
+
+// RouteQuery classifies sql and routes it: Classify(sql) followed by
+// Route, with the same results, for a statement text that is routed once
+// (COM_QUERY). It lexes the text once for the classification, the digest
+// and the stored function check. It must be followed by exactly one Observe.
+func (s *Session) RouteQuery(sql []byte, snap *topology.Snapshot) (Statement, Decision) {
+	lx := digestSink{sql: sql, dst: s.normBuf[:0], funcs: s.r.funcs.Load()}
+	st, _ := classifyWith(sql, &lx)
+	if !lx.eof {
+		// The classifier stopped showing tokens (SET STATEMENT without
+		// FOR): lex again for the rest.
+		return st, s.route(st, sql, snap, nil)
+	}
+	return st, s.route(st, sql, snap, &lx)
+}
+
+// route is Route; lx, if not nil, is a complete fused pass over sql.
+func (s *Session) route(st Statement, sql []byte, snap *topology.Snapshot, lx *digestSink) Decision {
 	cfg := s.r.cfg.Load()
 	if s.cur.routed && s.cur.d.Target == TargetReplica {
 		s.cur.cnt.Add(-1) // the previous statement was never observed
 	}
 	var norm []byte
-	norm, s.cur.digest = normalizeInto(s.normBuf[:0], sql)
+	if lx != nil {
+		norm, s.cur.digest = lx.digest()
+	} else {
+		norm, s.cur.digest = normalizeInto(s.normBuf[:0], sql)
+	}
 	s.normBuf = norm
 	s.cur = pending{st: st, digest: s.cur.digest, routed: true, started: time.Now()}
 	switch st.Kind {
@@ -140,7 +164,7 @@ func (s *Session) Route(st Statement, sql []byte, snap *topology.Snapshot) Decis
 	case KindUse:
 		s.cur.names = useName(sql)
 	}
-	d := s.decide(cfg, st, sql, norm, snap)
+	d := s.decide(cfg, st, sql, norm, snap, lx)
 	if d.Target == TargetPrimary && snap != nil {
 		d.Backend = snap.Primary
 	}
@@ -165,7 +189,7 @@ func (s *Session) counter(name string) *atomic.Int64 {
 }
 
 // decide applies the routing rules in order (see the package doc).
-func (s *Session) decide(cfg *Config, st Statement, sql, norm []byte, snap *topology.Snapshot) Decision {
+func (s *Session) decide(cfg *Config, st Statement, sql, norm []byte, snap *topology.Snapshot, lx *digestSink) Decision {
 	rule, ruleName, rej := s.matchRules(cfg, sql, norm)
 	if rej != nil {
 		return *rej
@@ -189,7 +213,7 @@ func (s *Session) decide(cfg *Config, st Statement, sql, norm []byte, snap *topo
 		return primary(ReasonUser)
 	case !st.ReadOnly():
 		return primary(ReasonWrite)
-	case s.r.callsStored(sql):
+	case lx == nil && s.r.callsStored(sql), lx != nil && lx.callsStored():
 		return primary(ReasonWrite) // a stored function may write
 	}
 	relaxed := ReasonRead
