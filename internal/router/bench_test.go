@@ -3,6 +3,8 @@ package router
 import (
 	"testing"
 	"time"
+
+	"vigil/internal/topology"
 )
 
 var benchStatements = []struct{ name, sql string }{
@@ -41,24 +43,48 @@ func BenchmarkNormalize(b *testing.B) {
 }
 
 // BenchmarkRouteObserve is the router's whole per-statement cost on the
-// proxy's hot path: Classify, Route (rules, digest, replica pick) and
-// Observe (state, statistics).
+// proxy's COM_QUERY path: RouteQuery (classification, digest, rules,
+// replica pick) and Observe (state, statistics). The "funcs" variants
+// have a stored function set (the proxy sets one when the primary has
+// stored functions).
 func BenchmarkRouteObserve(b *testing.B) {
-	r, err := New(Config{MaxReplicaLag: 5 * time.Second}, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	benchRouteObserve(b, func(s *Session, sql []byte, snap *topology.Snapshot) Decision {
+		_, d := s.RouteQuery(sql, snap)
+		return d
+	})
+}
+
+// BenchmarkRouteObserveSplit is BenchmarkRouteObserve with Classify and
+// Route called apart, as for a prepared statement's first execution.
+func BenchmarkRouteObserveSplit(b *testing.B) {
+	benchRouteObserve(b, func(s *Session, sql []byte, snap *topology.Snapshot) Decision {
+		return s.Route(Classify(sql), sql, snap)
+	})
+}
+
+func benchRouteObserve(b *testing.B, route func(*Session, []byte, *topology.Snapshot) Decision) {
 	snap := testSnap()
-	for _, bs := range benchStatements[:2] {
-		sql := []byte(bs.sql)
-		b.Run(bs.name, func(b *testing.B) {
-			b.ReportAllocs()
-			s := r.NewSession("u", "")
-			for b.Loop() {
-				d := s.Route(Classify(sql), sql, snap)
-				s.Observe(Result{Target: d.Target, Backend: d.Backend, Status: StatusAutocommit, StatusKnown: true, Duration: time.Microsecond})
-			}
-		})
+	for _, funcs := range []bool{false, true} {
+		r, err := New(Config{MaxReplicaLag: 5 * time.Second}, nil, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		suffix := ""
+		if funcs {
+			r.SetStoredFunctions([]string{"log_visit", "f"})
+			suffix = "_funcs"
+		}
+		for _, bs := range benchStatements[:3] {
+			sql := []byte(bs.sql)
+			b.Run(bs.name+suffix, func(b *testing.B) {
+				b.ReportAllocs()
+				s := r.NewSession("u", "")
+				for b.Loop() {
+					d := route(s, sql, snap)
+					s.Observe(Result{Target: d.Target, Backend: d.Backend, Status: StatusAutocommit, StatusKnown: true, Duration: time.Microsecond})
+				}
+			})
+		}
 	}
 }
 
@@ -75,7 +101,7 @@ func BenchmarkRouteObserveParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		s := r.NewSession("u", "")
 		for pb.Next() {
-			d := s.Route(Classify(sql), sql, snap)
+			_, d := s.RouteQuery(sql, snap)
 			s.Observe(Result{Target: d.Target, Backend: d.Backend, Status: StatusAutocommit, StatusKnown: true, Duration: time.Microsecond})
 		}
 	})

@@ -29,9 +29,11 @@
 //
 // For every COM_QUERY (and every COM_STMT_EXECUTE, see below):
 //
-//	st := router.Classify(sql)              // sql: the statement text
 //	snap, _ := topologySource.Current()     // newest topology snapshot
-//	d := sess.Route(st, sql, snap)
+//	st, d := sess.RouteQuery(sql, snap)     // sql: the statement text
+//	// (the same as st := router.Classify(sql); d := sess.Route(st, sql, snap),
+//	// but the text is lexed once for the classification, the digest and
+//	// the stored function check)
 //	switch d.Target {
 //	case router.TargetReject:
 //	    send an ERR packet (code router.ErrRejected, state "HY000", d.Message);
@@ -57,10 +59,10 @@
 // sess.NoteGTID(lastGTID) after decoding the final OK packet and before
 // relaying it (Observe alone records the GTID only after the relay).
 //
-// Observe must be called exactly once after every Route (also for rejects
-// and failed statements): it updates transaction state, pins and the causal
-// GTID, releases the replica's outstanding count, and records the digest
-// statistics. Route and Observe strictly alternate.
+// Observe must be called exactly once after every Route or RouteQuery
+// (also for rejects and failed statements): it updates transaction state,
+// pins and the causal GTID, releases the replica's outstanding count, and
+// records the digest statistics. Route and Observe strictly alternate.
 //
 // d.Replay is true for session commands (SET NAMES, SET [SESSION] var, USE,
 // SET SESSION TRANSACTION ..., SET ROLE): the statement runs on the primary;
