@@ -27,15 +27,14 @@ func (s *session) comQuery(p []byte) bool {
 		s.srv.m.observe("primary", start)
 		return err == nil || s.answer(err)
 	}
-	st := router.Classify(sql)
 	snap, _ := s.srv.src.Current()
-	d := s.rs.Route(st, sql, snap)
+	_, d := s.rs.RouteQuery(sql, snap) // Classify + Route, lexing sql once
 	s.routed = true
 	res, err := s.runRouted(d, p, snap)
 	s.routed = false
 	res.Duration = time.Since(start)
 	s.rs.Observe(res)
-	s.srv.m.observe(res.Target.String(), start)
+	s.srv.m.observeTook(res.Target.String(), res.Duration)
 	if err != nil {
 		return s.answer(err)
 	}
