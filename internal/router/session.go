@@ -289,10 +289,16 @@ func (s *Session) Observe(res Result) {
 	if cur.d.Target == TargetReplica {
 		cur.cnt.Add(-1)
 	}
+	// The statement ended Duration after Route (read the clock only when
+	// the caller did not measure it).
+	var end time.Time
 	if res.Duration == 0 {
-		res.Duration = time.Since(cur.started)
+		end = time.Now()
+		res.Duration = end.Sub(cur.started)
+	} else {
+		end = cur.started.Add(res.Duration)
 	}
-	s.r.stats.record(cur.digest, s.normBuf, res)
+	s.r.stats.recordAt(cur.digest, s.normBuf, res, end)
 	s.r.metrics.observe(res.Target, cur.d.Reason)
 	if res.Target == TargetReject {
 		return

@@ -36,11 +36,11 @@ type DigestStat struct {
 	Total     time.Duration `json:"total_ns"`
 	Min       time.Duration `json:"min_ns"`
 	Max       time.Duration `json:"max_ns"`
-	Primary   uint64        `json:"primary"`  // statements run on the primary
-	Replica   uint64        `json:"replica"`  // statements run on a replica
-	Rejected  uint64        `json:"rejected"` // statements rejected
-	FirstSeen time.Time     `json:"first_seen"`
-	LastSeen  time.Time     `json:"last_seen"`
+	Primary   uint64        `json:"primary"`    // statements run on the primary
+	Replica   uint64        `json:"replica"`    // statements run on a replica
+	Rejected  uint64        `json:"rejected"`   // statements rejected
+	FirstSeen time.Time     `json:"first_seen"` // end of the first execution
+	LastSeen  time.Time     `json:"last_seen"`  // end of the last execution
 }
 
 // NewStats returns an empty table holding at most max digests (0: the default).
@@ -58,10 +58,15 @@ func NewStats(max int) *Stats {
 // otherDigest is the key of the overflow row.
 const otherDigest = 0
 
-// record adds one execution. text is copied only the first time a digest is seen.
+// record adds one execution that ended now. text is copied only the
+// first time a digest is seen.
 func (s *Stats) record(key uint64, text []byte, res Result) {
+	s.recordAt(key, text, res, time.Now())
+}
+
+// recordAt is record for an execution that ended at now.
+func (s *Stats) recordAt(key uint64, text []byte, res Result, now time.Time) {
 	sh := &s.shards[key%statShards]
-	now := time.Now()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	d, ok := sh.m[key]
