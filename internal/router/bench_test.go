@@ -106,3 +106,36 @@ func BenchmarkRouteObserveParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkClassifyDigest compares the fused pass (classification, digest
+// and stored function check from one lexing, as RouteQuery does) with the
+// separate passes Classify + normalizeInto + callsStored.
+func BenchmarkClassifyDigest(b *testing.B) {
+	r, err := New(Config{}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.SetStoredFunctions([]string{"log_visit", "f"})
+	funcs := r.funcs.Load()
+	for _, bs := range benchStatements {
+		sql := []byte(bs.sql)
+		buf := make([]byte, 0, 512)
+		b.Run("fused/"+bs.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				lx := digestSink{sql: sql, dst: buf[:0], funcs: funcs}
+				classifyWith(sql, &lx)
+				buf, _ = lx.digest()
+				lx.callsStored()
+			}
+		})
+		b.Run("separate/"+bs.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Classify(sql)
+				buf, _ = normalizeInto(buf[:0], sql)
+				r.callsStored(sql)
+			}
+		})
+	}
+}
