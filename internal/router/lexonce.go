@@ -18,10 +18,14 @@ type digestSink struct {
 	eof  bool // the end of the text was fed: the results are complete
 	esc  bool // the text has a backslash-escaped quote (lexer.escQuote at the end)
 	done bool // dst reached MaxDigestLen: normalizeInto stops there
-	prev token
-	st   sinkState
-	n    int   // literals in the list being held back
-	open token // "(" that began the held-back run
+	// h is the FNV-1a hash of dst[:hashed], kept up as dst grows so that
+	// its multiply chain overlaps the lexing.
+	h      uint64
+	hashed int
+	prev   token
+	st     sinkState
+	n      int   // literals in the list being held back
+	open   token // "(" that began the held-back run
 	// comma is the "," after a literal list, held back with the run that follows it.
 	comma token
 	// replay is the lexer state just after open (the text is sql).
@@ -171,6 +175,22 @@ func (d *digestSink) emit(t token) {
 		d.dst = append(d.dst, d.sql[t.start:t.end]...)
 	}
 	d.prev = t
+	d.hash()
+}
+
+// hash adds the bytes appended to dst since the last call (up to
+// MaxDigestLen) to h.
+func (d *digestSink) hash() {
+	if d.hashed == 0 {
+		d.h = fnvOffset
+	}
+	n := min(len(d.dst), MaxDigestLen)
+	h := d.h
+	for _, c := range d.dst[d.hashed:n] {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	d.h, d.hashed = h, n
 }
 
 // lexPos is a lexer's position and mode: lexing the same text from it
@@ -183,9 +203,11 @@ type lexPos struct {
 
 func (l *lexer) pos() lexPos { return lexPos{l.i, l.inExec, l.noBackslash} }
 
-// digest returns the digest text and hash; valid when eof.
+// digest returns the digest text and hash, as finishDigest does; valid
+// when eof.
 func (d *digestSink) digest() ([]byte, uint64) {
-	return finishDigest(d.dst)
+	d.hash()
+	return d.dst[:d.hashed], d.h
 }
 
 // callsStored is Router.callsStored from the fused pass.
