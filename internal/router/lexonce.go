@@ -63,6 +63,10 @@ func (d *digestSink) feed(l *lexer, t token) {
 		d.calls = d.funcs.has(d.sql, d.fprev)
 	}
 	d.fprev = t
+	if d.st == sinkNormal && t.kind != tokLParen && !d.done && len(d.dst) < MaxDigestLen {
+		d.emit(t) // outer's common case, without the calls
+		return
+	}
 	d.token(l, t)
 }
 
