@@ -56,9 +56,6 @@ func (b *balancer) counter(name string) *atomic.Int64 {
 	return c
 }
 
-func (b *balancer) acquire(name string) { b.counter(name).Add(1) }
-func (b *balancer) release(name string) { b.counter(name).Add(-1) }
-
 // Outstanding returns the number of statements in flight on a replica.
 func (r *Router) Outstanding(name string) int64 { return r.bal.counter(name).Load() }
 

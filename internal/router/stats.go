@@ -58,13 +58,8 @@ func NewStats(max int) *Stats {
 // otherDigest is the key of the overflow row.
 const otherDigest = 0
 
-// record adds one execution that ended now. text is copied only the
+// recordAt adds one execution that ended at now. text is copied only the
 // first time a digest is seen.
-func (s *Stats) record(key uint64, text []byte, res Result) {
-	s.recordAt(key, text, res, time.Now())
-}
-
-// recordAt is record for an execution that ended at now.
 func (s *Stats) recordAt(key uint64, text []byte, res Result, now time.Time) {
 	sh := &s.shards[key%statShards]
 	sh.mu.Lock()
