@@ -22,9 +22,13 @@ type killRequest struct {
 // optional trailing semicolon. Anything else (KILL USER, KILL QUERY ID)
 // is left to the server.
 func parseKill(sql []byte) (killRequest, bool) {
-	lead := bytes.TrimLeft(sql, " \t\r\n")
-	if len(lead) < 5 || !bytes.EqualFold(lead[:4], []byte("kill")) {
-		return killRequest{}, false // the hot path: not a KILL, no allocation
+	i := 0
+	for i < len(sql) && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\r' || sql[i] == '\n') {
+		i++
+	}
+	lead := sql[i:]
+	if len(lead) < 5 || lead[0]|0x20 != 'k' || !bytes.EqualFold(lead[:4], []byte("kill")) {
+		return killRequest{}, false // the hot path: not a KILL, one byte compared
 	}
 	f := bytes.Fields(bytes.TrimRight(bytes.TrimSpace(sql), "; \t\r\n"))
 	if len(f) < 2 || !bytes.EqualFold(f[0], []byte("kill")) {

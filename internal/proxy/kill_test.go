@@ -18,6 +18,9 @@ func TestParseKill(t *testing.T) {
 		{"SELECT 1", killRequest{}, false},
 		{"killx 1", killRequest{}, false},
 		{"KILL", killRequest{}, false},
+		{"\t\r\n Kill 4", killRequest{id: 4}, true},
+		{"", killRequest{}, false},
+		{"   ", killRequest{}, false},
 	}
 	for _, tc := range cases {
 		got, ok := parseKill([]byte(tc.sql))
