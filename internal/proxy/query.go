@@ -28,7 +28,7 @@ func (s *session) comQuery(p []byte) bool {
 		return err == nil || s.answer(err)
 	}
 	snap, _ := s.srv.src.Current()
-	_, d := s.rs.RouteQuery(sql, snap) // Classify + Route, lexing sql once
+	_, d := s.rs.RouteQuery(sql, snap, start) // Classify + Route, lexing sql once
 	s.routed = true
 	res, err := s.runRouted(d, p, snap)
 	s.routed = false

@@ -49,7 +49,7 @@ func BenchmarkNormalize(b *testing.B) {
 // stored functions).
 func BenchmarkRouteObserve(b *testing.B) {
 	benchRouteObserve(b, func(s *Session, sql []byte, snap *topology.Snapshot) Decision {
-		_, d := s.RouteQuery(sql, snap)
+		_, d := s.RouteQuery(sql, snap, time.Now())
 		return d
 	})
 }
@@ -101,7 +101,7 @@ func BenchmarkRouteObserveParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		s := r.NewSession("u", "")
 		for pb.Next() {
-			_, d := s.RouteQuery(sql, snap)
+			_, d := s.RouteQuery(sql, snap, time.Now())
 			s.Observe(Result{Target: d.Target, Backend: d.Backend, Status: StatusAutocommit, StatusKnown: true, Duration: time.Microsecond})
 		}
 	})

@@ -30,7 +30,7 @@
 // For every COM_QUERY (and every COM_STMT_EXECUTE, see below):
 //
 //	snap, _ := topologySource.Current()     // newest topology snapshot
-//	st, d := sess.RouteQuery(sql, snap)     // sql: the statement text
+//	st, d := sess.RouteQuery(sql, snap, start) // sql: the statement text, start: when it arrived
 //	// (the same as st := router.Classify(sql); d := sess.Route(st, sql, snap),
 //	// but the text is lexed once for the classification, the digest and
 //	// the stored function check)

@@ -135,7 +135,7 @@ func TestRouteQueryMatchesRoute(t *testing.T) {
 		sql := []byte(q)
 		st := Classify(sql)
 		da := sa.Route(st, sql, snap)
-		stb, db := sb.RouteQuery(sql, snap)
+		stb, db := sb.RouteQuery(sql, snap, time.Now())
 		if stb != st || da != db {
 			t.Fatalf("%q: RouteQuery %+v %+v, want %+v %+v", sql, stb, db, st, da)
 		}
@@ -166,7 +166,7 @@ func TestRouteQueryAllocs(t *testing.T) {
 		"SELECT db.Log_Visit(3)", "INSERT INTO t VALUES (1,'a'),(2,'b')"} {
 		sql := []byte(q)
 		allocs := testing.AllocsPerRun(100, func() {
-			_, d := s.RouteQuery(sql, snap)
+			_, d := s.RouteQuery(sql, snap, time.Now())
 			s.Observe(Result{Target: d.Target, Backend: d.Backend, Status: StatusAutocommit, StatusKnown: true, Duration: time.Microsecond})
 		})
 		if allocs != 0 {
