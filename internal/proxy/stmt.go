@@ -139,7 +139,7 @@ func (s *session) comExecute(p []byte) bool {
 		cls.Flags |= router.FlagHintPrimary
 	}
 	snap, _ := s.srv.src.Current()
-	d := s.rs.Route(cls, st.sql, snap)
+	d := s.rs.RouteAt(cls, st.sql, snap, start)
 	s.routed = true
 	defer func() { s.routed = false }()
 	var res router.Result
@@ -165,7 +165,7 @@ func (s *session) comExecute(p []byte) bool {
 	}
 	res.Duration = time.Since(start)
 	s.rs.Observe(res)
-	s.srv.m.observe(res.Target.String(), start)
+	s.srv.m.observeTook(res.Target.String(), res.Duration)
 	return err == nil || s.answer(err)
 }
 
