@@ -153,13 +153,22 @@ func BenchmarkClassifyDigest(b *testing.B) {
 
 // BenchmarkRouteObserveExecute is the router's per-statement cost on the
 // proxy's COM_STMT_EXECUTE path: the statement was classified at
-// COM_STMT_PREPARE, and each execute routes its unchanged text.
+// COM_STMT_PREPARE, and each execute routes its unchanged text: with
+// RouteAt (lexing it again) and with RoutePrepared.
 func BenchmarkRouteObserveExecute(b *testing.B) {
 	b.Run("RouteAt", func(b *testing.B) {
 		benchRouteObservePrep(b, func(sql []byte) routeFunc {
 			st := Classify(sql)
 			return func(s *Session, snap *topology.Snapshot) Decision {
 				return s.RouteAt(st, sql, snap, time.Now())
+			}
+		})
+	})
+	b.Run("RoutePrepared", func(b *testing.B) {
+		benchRouteObservePrep(b, func(sql []byte) routeFunc {
+			p := Prepare(sql)
+			return func(s *Session, snap *topology.Snapshot) Decision {
+				return s.RoutePrepared(&p, 0, snap, time.Now())
 			}
 		})
 	})

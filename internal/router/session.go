@@ -68,6 +68,7 @@ type pending struct {
 	st      Statement
 	d       Decision
 	digest  uint64
+	norm    []byte   // digest text (normBuf, or a Prepared's)
 	names   []string // tables of CREATE TEMPORARY / DROP TABLE
 	routed  bool
 	started time.Time
@@ -156,25 +157,35 @@ func (s *Session) RouteQuery(sql []byte, snap *topology.Snapshot, start time.Tim
 // route is Route; lx, if not nil, is a complete fused pass over sql;
 // start is when the statement arrived.
 func (s *Session) route(st Statement, sql []byte, snap *topology.Snapshot, lx *digestSink, start time.Time) Decision {
+	var norm []byte
+	var digest uint64
+	if lx != nil {
+		norm, digest = lx.digest()
+	} else {
+		norm, digest = normalizeInto(s.normBuf[:0], sql)
+	}
+	s.normBuf = norm
+	var names []string
+	switch st.Kind {
+	case KindCreateTemp, KindDropTable:
+		names = tableNames(sql)
+	case KindUse:
+		names = useName(sql)
+	}
+	return s.routeNorm(st, sql, norm, digest, names, snap, lx, nil, start)
+}
+
+// routeNorm is route once the digest text norm, its hash and the names of
+// the statement are known. The stored function check comes from lx if not
+// nil, else from p if not nil, else from lexing sql.
+func (s *Session) routeNorm(st Statement, sql, norm []byte, digest uint64, names []string,
+	snap *topology.Snapshot, lx *digestSink, p *Prepared, start time.Time) Decision {
 	cfg := s.r.cfg.Load()
 	if s.cur.routed && s.cur.d.Target == TargetReplica {
 		s.cur.cnt.Add(-1) // the previous statement was never observed
 	}
-	var norm []byte
-	if lx != nil {
-		norm, s.cur.digest = lx.digest()
-	} else {
-		norm, s.cur.digest = normalizeInto(s.normBuf[:0], sql)
-	}
-	s.normBuf = norm
-	s.cur = pending{st: st, digest: s.cur.digest, routed: true, started: start}
-	switch st.Kind {
-	case KindCreateTemp, KindDropTable:
-		s.cur.names = tableNames(sql)
-	case KindUse:
-		s.cur.names = useName(sql)
-	}
-	d := s.decide(cfg, st, sql, norm, snap, lx)
+	s.cur = pending{st: st, digest: digest, norm: norm, names: names, routed: true, started: start}
+	d := s.decide(cfg, st, sql, norm, snap, lx, p)
 	if d.Target == TargetPrimary && snap != nil {
 		d.Backend = snap.Primary
 	}
@@ -199,7 +210,7 @@ func (s *Session) counter(name string) *atomic.Int64 {
 }
 
 // decide applies the routing rules in order (see the package doc).
-func (s *Session) decide(cfg *Config, st Statement, sql, norm []byte, snap *topology.Snapshot, lx *digestSink) Decision {
+func (s *Session) decide(cfg *Config, st Statement, sql, norm []byte, snap *topology.Snapshot, lx *digestSink, p *Prepared) Decision {
 	rule, ruleName, rej := s.matchRules(cfg, sql, norm)
 	if rej != nil {
 		return *rej
@@ -223,7 +234,7 @@ func (s *Session) decide(cfg *Config, st Statement, sql, norm []byte, snap *topo
 		return primary(ReasonUser)
 	case !st.ReadOnly():
 		return primary(ReasonWrite)
-	case lx == nil && s.r.callsStored(sql), lx != nil && lx.callsStored():
+	case s.callsStored(sql, lx, p):
 		return primary(ReasonWrite) // a stored function may write
 	}
 	relaxed := ReasonRead
@@ -244,6 +255,18 @@ func (s *Session) decide(cfg *Config, st Statement, sql, norm []byte, snap *topo
 	}
 	d.Rule = ruleName
 	return d
+}
+
+// callsStored reports whether sql calls a stored function, from the
+// fused pass lx if not nil, else from p's cache if not nil.
+func (s *Session) callsStored(sql []byte, lx *digestSink, p *Prepared) bool {
+	switch {
+	case lx != nil:
+		return lx.callsStored()
+	case p != nil:
+		return p.callsStored(s.r.funcs.Load())
+	}
+	return s.r.callsStored(sql)
 }
 
 // readTarget picks a replica for a read, honouring causal reads unless
@@ -308,7 +331,7 @@ func (s *Session) Observe(res Result) {
 	} else {
 		end = cur.started.Add(res.Duration)
 	}
-	s.r.stats.recordAt(cur.digest, s.normBuf, res, end)
+	s.r.stats.recordAt(cur.digest, cur.norm, res, end)
 	s.r.metrics.observe(res.Target, cur.d.Reason)
 	if res.Target == TargetReject {
 		return

@@ -45,7 +45,12 @@ func (r *Router) StoredFunctions() int {
 // callsStored reports whether sql calls a function in the router's stored
 // function set. Without a set it does nothing. It never allocates.
 func (r *Router) callsStored(sql []byte) bool {
-	p := r.funcs.Load()
+	return callsStoredIn(r.funcs.Load(), sql)
+}
+
+// callsStoredIn reports whether sql calls a function of set p (nil: no
+// set, false).
+func callsStoredIn(p *storedFuncs, sql []byte) bool {
 	if p == nil {
 		return false
 	}
