@@ -15,7 +15,7 @@ import (
 // failover lazily), and ids maps each of those backends to its own id.
 type stmt struct {
 	sql    []byte
-	st     router.Statement
+	rp     router.Prepared // what routing needs from sql, computed once
 	params uint16
 	ids    map[*backend]uint32 // backend-specific ids
 	typed  map[*backend]bool   // the backend has seen types (the current ones, when types is set)
@@ -42,7 +42,7 @@ func unknownStmt(id uint32, cmd string) *mysqlwire.SQLError {
 }
 
 // comPrepare prepares a statement on the primary, gives it a proxy id and
-// remembers its text and classification.
+// remembers its text, classification and digest.
 func (s *session) comPrepare(p []byte) bool {
 	b, err := s.primary()
 	if err != nil {
@@ -62,7 +62,7 @@ func (s *session) comPrepare(p []byte) bool {
 		}
 		sql := append([]byte(nil), p[1:]...)
 		s.stmts[id] = &stmt{
-			sql: sql, st: router.Classify(sql), params: sum.Params,
+			sql: sql, rp: router.Prepare(sql), params: sum.Params,
 			ids: map[*backend]uint32{b: sum.StmtID}, typed: map[*backend]bool{},
 		}
 	}
@@ -121,8 +121,9 @@ func (st *stmt) noteTypes(p []byte) {
 	clear(st.typed)
 }
 
-// comExecute routes an EXECUTE like a COM_QUERY of the statement's text:
-// reads may run on a replica (prepared there on first use).
+// comExecute routes an EXECUTE like a COM_QUERY of the statement's text
+// (without lexing it again: see router.Prepared): reads may run on a
+// replica (prepared there on first use).
 func (s *session) comExecute(p []byte) bool {
 	id, _ := stmtID(p)
 	st := s.stmts[id]
@@ -134,12 +135,12 @@ func (s *session) comExecute(p []byte) bool {
 	if s.rs == nil {
 		return s.executeOn(st, p, start)
 	}
-	cls := st.st
+	var flags router.Flags
 	if st.long != nil || p[5]&cursorFlags != 0 {
-		cls.Flags |= router.FlagHintPrimary
+		flags = router.FlagHintPrimary
 	}
 	snap, _ := s.srv.src.Current()
-	d := s.rs.RouteAt(cls, st.sql, snap, start)
+	d := s.rs.RoutePrepared(&st.rp, flags, snap, start)
 	s.routed = true
 	defer func() { s.routed = false }()
 	var res router.Result
