@@ -74,14 +74,21 @@
 // schema) and clears its history.
 //
 // Prepared statements (binary protocol): at COM_STMT_PREPARE the proxy
-// classifies the text once, keeps the Statement with the statement id and
-// prepares it on the primary. At COM_STMT_EXECUTE it calls
-// sess.Route(stored, text, snap); when the target is a replica on which the
-// statement is not prepared yet, it prepares it there first (lazily, once
-// per connection). A read-only prepared statement thus runs on replicas.
-// COM_STMT_FETCH goes to the backend of its execute. If the proxy cannot
-// honour that (for example long data was already sent to the primary), it
-// sets st.Flags |= FlagHintPrimary on the stored statement before Route.
+// calls p := router.Prepare(text) once (classification, digest, digest
+// text and table names from one lexing), keeps p with the statement id and
+// prepares the statement on the primary. At COM_STMT_EXECUTE it calls
+// sess.RoutePrepared(&p, flags, snap, start), which decides as
+// sess.RouteAt(p.Statement with flags, text, snap, start) would without
+// lexing the text again: rules are matched against the current
+// configuration, and the stored function check is cached in p with the
+// stored function set it was made against (made again after
+// SetStoredFunctions). When the target is a replica on which the
+// statement is not prepared yet, the proxy prepares it there first
+// (lazily, once per connection). A read-only prepared statement thus runs
+// on replicas. COM_STMT_FETCH goes to the backend of its execute. If the
+// proxy cannot honour that (for example long data was already sent to the
+// primary, or the execute opens a cursor), it passes flags
+// FlagHintPrimary.
 // Other commands (COM_PING, COM_FIELD_LIST, COM_STATISTICS ...) go to the
 // primary without Route.
 //
