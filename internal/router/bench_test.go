@@ -154,13 +154,13 @@ func BenchmarkClassifyDigest(b *testing.B) {
 // BenchmarkRouteObserveExecute is the router's per-statement cost on the
 // proxy's COM_STMT_EXECUTE path: the statement was classified at
 // COM_STMT_PREPARE, and each execute routes its unchanged text: with
-// RouteAt (lexing it again) and with RoutePrepared.
+// Route (lexing it again) and with RoutePrepared.
 func BenchmarkRouteObserveExecute(b *testing.B) {
-	b.Run("RouteAt", func(b *testing.B) {
+	b.Run("Route", func(b *testing.B) {
 		benchRouteObservePrep(b, func(sql []byte) routeFunc {
 			st := Classify(sql)
 			return func(s *Session, snap *topology.Snapshot) Decision {
-				return s.RouteAt(st, sql, snap, time.Now())
+				return s.Route(st, sql, snap)
 			}
 		})
 	})

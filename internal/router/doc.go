@@ -78,7 +78,7 @@
 // text and table names from one lexing), keeps p with the statement id and
 // prepares the statement on the primary. At COM_STMT_EXECUTE it calls
 // sess.RoutePrepared(&p, flags, snap, start), which decides as
-// sess.RouteAt(p.Statement with flags, text, snap, start) would without
+// sess.Route(p.Statement with flags, text, snap) would without
 // lexing the text again: rules are matched against the current
 // configuration, and the stored function check is cached in p with the
 // stored function set it was made against (made again after

@@ -66,10 +66,11 @@ func (p *Prepared) callsStored(f *storedFuncs) bool {
 	return p.calls
 }
 
-// RoutePrepared is RouteAt(st, p's text, snap, start) where st is
-// p.Statement with flags added (for example FlagHintPrimary), with the
-// same results, without lexing the text again. start is when the
-// statement arrived. It must be followed by exactly one Observe.
+// RoutePrepared is Route(st, p's text, snap) where st is p.Statement with
+// flags added (for example FlagHintPrimary), with the same results,
+// without lexing the text again. start is when the statement arrived (the
+// caller's clock reading, which the router takes instead of its own). It
+// must be followed by exactly one Observe.
 func (s *Session) RoutePrepared(p *Prepared, flags Flags, snap *topology.Snapshot, start time.Time) Decision {
 	st := p.Statement
 	st.Flags |= flags

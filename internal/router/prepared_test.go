@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// TestRoutePreparedMatchesRouteAt routes the corpus, each text prepared
-// once, through two sessions, one with RouteAt and one with
+// TestRoutePreparedMatchesRoute routes the corpus, each text prepared
+// once, through two sessions, one with Route and one with
 // RoutePrepared, over rounds that change the stored function set and the
 // rules between executes, and compares every decision and the statistics.
-func TestRoutePreparedMatchesRouteAt(t *testing.T) {
+func TestRoutePreparedMatchesRoute(t *testing.T) {
 	ra, rb := lexOnceRouter(t), lexOnceRouter(t)
 	snap := testSnap()
 	sa, sb := ra.NewSession("u", ""), rb.NewSession("u", "")
@@ -63,7 +63,7 @@ func TestRoutePreparedMatchesRouteAt(t *testing.T) {
 			// function check).
 			for _, ss := range [][2]*Session{{sa, sb}, {ra.NewSession("u", ""), rb.NewSession("u", "")}} {
 				start := time.Now()
-				da := ss[0].RouteAt(st, sql, snap, start)
+				da := ss[0].Route(st, sql, snap)
 				db := ss[1].RoutePrepared(&preps[i], rd.flags, snap, start)
 				if da != db {
 					t.Fatalf("%s: %q: RoutePrepared %+v, want %+v", rd.name, sql, db, da)

@@ -130,12 +130,6 @@ func (s *Session) Route(st Statement, sql []byte, snap *topology.Snapshot) Decis
 	return s.route(st, sql, snap, nil, time.Now())
 }
 
-// RouteAt is Route for a statement that arrived at start (the caller's
-// clock reading, which the router takes instead of its own).
-func (s *Session) RouteAt(st Statement, sql []byte, snap *topology.Snapshot, start time.Time) Decision {
-	return s.route(st, sql, snap, nil, start)
-}
-
 // RouteQuery classifies sql and routes it: Classify(sql) followed by
 // Route, with the same results, for a statement text that is routed once
 // (COM_QUERY). It lexes the text once for the classification, the digest
