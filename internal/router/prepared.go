@@ -54,9 +54,6 @@ func Prepare(sql []byte) Prepared {
 	return p
 }
 
-// SQL returns the statement text p was prepared from.
-func (p *Prepared) SQL() []byte { return p.sql }
-
 // callsStored reports whether the text calls a function of set f (the
 // router's current set), as Router.callsStored would.
 func (p *Prepared) callsStored(f *storedFuncs) bool {
