@@ -143,17 +143,26 @@ func TestRouteQueryMatchesRoute(t *testing.T) {
 		sa.Observe(res)
 		sb.Observe(res)
 	}
+	sameStats(t, "RouteQuery", ra, rb)
+}
+
+// sameStats fails t unless rb's digest statistics match ra's (digest,
+// text, count and where the statements ran); how names the way rb routed.
+func sameStats(t *testing.T, how string, ra, rb *Router) {
+	t.Helper()
 	ta, tb := ra.Stats().Top(0), rb.Stats().Top(0)
 	byDigest := func(a, b DigestStat) int { return strings.Compare(a.Digest, b.Digest) }
 	slices.SortFunc(ta, byDigest)
 	slices.SortFunc(tb, byDigest)
 	if len(ta) != len(tb) {
-		t.Fatalf("%d digests after RouteQuery, want %d", len(tb), len(ta))
+		t.Fatalf("%d digests after %s, want %d", len(tb), how, len(ta))
 	}
 	for i := range ta {
-		if ta[i].Digest != tb[i].Digest || ta[i].Text != tb[i].Text || ta[i].Count != tb[i].Count {
-			t.Errorf("digest %d: %s %q x%d, want %s %q x%d", i, tb[i].Digest, tb[i].Text, tb[i].Count,
-				ta[i].Digest, ta[i].Text, ta[i].Count)
+		if ta[i].Digest != tb[i].Digest || ta[i].Text != tb[i].Text || ta[i].Count != tb[i].Count ||
+			ta[i].Primary != tb[i].Primary || ta[i].Replica != tb[i].Replica {
+			t.Errorf("digest %d after %s: %s %q x%d (primary %d, replica %d), want %s %q x%d (primary %d, replica %d)",
+				i, how, tb[i].Digest, tb[i].Text, tb[i].Count, tb[i].Primary, tb[i].Replica,
+				ta[i].Digest, ta[i].Text, ta[i].Count, ta[i].Primary, ta[i].Replica)
 		}
 	}
 }

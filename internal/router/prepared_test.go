@@ -2,8 +2,6 @@ package router
 
 import (
 	"regexp"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -77,20 +75,7 @@ func TestRoutePreparedMatchesRoute(t *testing.T) {
 			}
 		}
 	}
-	ta, tb := ra.Stats().Top(0), rb.Stats().Top(0)
-	byDigest := func(a, b DigestStat) int { return strings.Compare(a.Digest, b.Digest) }
-	slices.SortFunc(ta, byDigest)
-	slices.SortFunc(tb, byDigest)
-	if len(ta) != len(tb) {
-		t.Fatalf("%d digests after RoutePrepared, want %d", len(tb), len(ta))
-	}
-	for i := range ta {
-		if ta[i].Digest != tb[i].Digest || ta[i].Text != tb[i].Text || ta[i].Count != tb[i].Count ||
-			ta[i].Primary != tb[i].Primary || ta[i].Replica != tb[i].Replica {
-			t.Errorf("digest %d: %s %q x%d, want %s %q x%d", i, tb[i].Digest, tb[i].Text, tb[i].Count,
-				ta[i].Digest, ta[i].Text, ta[i].Count)
-		}
-	}
+	sameStats(t, "RoutePrepared", ra, rb)
 }
 
 // TestRoutePreparedStoredFunctionChange checks that the cached stored
