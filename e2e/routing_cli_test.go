@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -37,7 +36,7 @@ func TestRoutingCLIReloadAndTop(t *testing.T) {
 	cfg.Proxy.HTTPListen = rtFreeAddr(t)
 	cfg.Proxy.ManagerURL = ""
 	path := filepath.Join(dir, "vigil.yaml")
-	rtWriteConfig(t, path, cfg)
+	sandboxtest.WriteConfig(t, path, cfg)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var logs bytes.Buffer
@@ -85,7 +84,7 @@ func TestRoutingCLIReloadAndTop(t *testing.T) {
 	}
 
 	cfg.Routing.Rules = []config.QueryRule{{Name: "no-drop", Match: `(?i)^\s*DROP\s+DATABASE`, Action: "reject", Message: "reloaded rule says no"}}
-	rtWriteConfig(t, path, cfg)
+	sandboxtest.WriteConfig(t, path, cfg)
 	if err := proxy.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -122,17 +121,6 @@ func rtFreeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-func rtWriteConfig(t *testing.T, path string, cfg *config.Config) {
-	t.Helper()
-	data, err := config.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func rtWaitHealthy(t *testing.T, url string) {

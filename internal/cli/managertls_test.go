@@ -118,7 +118,7 @@ func startManager(t *testing.T, cfg *config.Config, log *slog.Logger) *manager.C
 	m.Listen = l.Addr().String()
 	l.Close()
 	path := filepath.Join(t.TempDir(), "vigil.yaml")
-	writeConfig(t, path, cfg)
+	sandboxtest.WriteConfig(t, path, cfg)
 	loaded, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func TestProxyCommand(t *testing.T) {
 	l.Close()
 	cfg.Proxy.ManagerURL = ""
 	path := filepath.Join(t.TempDir(), "vigil.yaml")
-	write := func() { writeConfig(t, path, cfg) }
+	write := func() { sandboxtest.WriteConfig(t, path, cfg) }
 	write()
 	startProxy(t, path, slog.New(slog.DiscardHandler))
 
@@ -133,16 +133,4 @@ func startProxy(t *testing.T, path string, log *slog.Logger) {
 			t.Error("vigil proxy did not stop")
 		}
 	})
-}
-
-// writeConfig writes cfg as YAML to path (0600, as it holds passwords).
-func writeConfig(t *testing.T, path string, cfg *config.Config) {
-	t.Helper()
-	data, err := config.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -91,7 +91,7 @@ func startStandaloneProxy(t *testing.T, c *sandbox.Cluster, cfg *config.Config, 
 	l.Close()
 	cfg.Proxy.ManagerURL, cfg.Proxy.HTTPListen = "", ""
 	path := filepath.Join(t.TempDir(), "vigil.yaml")
-	writeConfig(t, path, cfg)
+	sandboxtest.WriteConfig(t, path, cfg)
 	startProxy(t, path, log)
 	app := c.App()
 	mc := mysql.NewConfig()
