@@ -4,7 +4,8 @@
 # sandbox server through HAProxy (TCP mode), vigil, and the three bare
 # relays of bench/relayfloor (an epoll loop on one thread with raw system
 # calls; the same loop resuming per-connection coroutines written as
-# sequential code; a goroutine pair per connection on Go's netpoller), ROUNDS times
+# sequential code; a goroutine pair per connection on Go's netpoller; the
+# loop doing vigil's per-statement router and response work), ROUNDS times
 # with the order rotated each round. Prints each round's transactions/s
 # and the means with their ratio to HAProxy's.
 #
@@ -21,18 +22,18 @@ PS=${PS:-disable}
 bench_need sysbench haproxy go curl
 bench_sandbox
 go build -o "$WORK/relayfloor" ./bench/relayfloor
-VPORT=$(freeport); HPORT=$(freeport); XPORT=$(freeport); LPORT=$(freeport); CPORT=$(freeport); GPORT=$(freeport)
+VPORT=$(freeport); HPORT=$(freeport); XPORT=$(freeport); LPORT=$(freeport); CPORT=$(freeport); GPORT=$(freeport); RPORT=$(freeport)
 bench_vigil "$VPORT" "$HPORT"
 bench_haproxy "$XPORT"
-for mode in loop coro goroutines; do
-	case $mode in loop) port=$LPORT ;; coro) port=$CPORT ;; goroutines) port=$GPORT ;; esac
-	"$WORK/relayfloor" -mode "$mode" -listen "127.0.0.1:$port" -backend "$DB_ADDR" &
+for mode in loop coro goroutines routed; do
+	case $mode in loop) port=$LPORT ;; coro) port=$CPORT ;; goroutines) port=$GPORT ;; routed) port=$RPORT ;; esac
+	"$WORK/relayfloor" -mode "$mode" -listen "127.0.0.1:$port" -backend "$DB_ADDR" -config "$WORK/vigil.yaml" &
 	PIDS+=("$!")
 done
 bench_sysbench_prepare
 
-NAMES=(haproxy vigil loop coro goroutines)
-PORTS=("$XPORT" "$VPORT" "$LPORT" "$CPORT" "$GPORT")
+NAMES=(haproxy vigil loop coro goroutines routed)
+PORTS=("$XPORT" "$VPORT" "$LPORT" "$CPORT" "$GPORT" "$RPORT")
 
 # tps PORT THREADS -> transactions/s of one run
 tps() {

@@ -24,15 +24,25 @@ type loop struct {
 	backend unix.SockaddrInet4
 	ends    map[int]*end
 	buf     []byte
+	w       watcher // nil: a plain relay
 }
 
-func runLoop(listen, backend string) error {
+// watcher looks at what the loop relays (the routed mode's MySQL work).
+type watcher interface {
+	paired(cfd, bfd int)      // a client and its server connection
+	relayed(fd int, p []byte) // p was read from fd and is about to go to its peer
+	closed(fd, peer int)      // the pair of fd and peer is gone
+}
+
+// runLoop relays on one locked thread; w, if not nil, sees every pair and
+// every chunk before it is forwarded.
+func runLoop(listen, backend string, w watcher) error {
 	runtime.LockOSThread()
 	lfd, ep, bsa, err := setup(listen, backend)
 	if err != nil {
 		return err
 	}
-	l := &loop{ep: ep, backend: bsa, ends: map[int]*end{}, buf: make([]byte, 16<<10)}
+	l := &loop{ep: ep, backend: bsa, ends: map[int]*end{}, buf: make([]byte, 16<<10), w: w}
 	evs := make([]unix.EpollEvent, 256)
 	for {
 		r, err := waitEvents(l.ep, evs)
@@ -95,6 +105,9 @@ func (l *loop) accept(lfd int) {
 			return
 		}
 		l.ends[cfd], l.ends[bfd] = &end{peer: bfd}, &end{peer: cfd}
+		if l.w != nil {
+			l.w.paired(cfd, bfd)
+		}
 		_ = l.watch(unix.EPOLL_CTL_ADD, cfd, unix.EPOLLIN)
 		_ = l.watch(unix.EPOLL_CTL_ADD, bfd, unix.EPOLLIN)
 	}
@@ -169,6 +182,9 @@ func (l *loop) forward(fd int) {
 		return
 	}
 	data := l.buf[:r]
+	if l.w != nil {
+		l.w.relayed(fd, data)
+	}
 	n, ok := send(e.peer, data)
 	if !ok {
 		l.closePair(fd)
@@ -221,6 +237,9 @@ func send(fd int, p []byte) (n int, ok bool) {
 
 func (l *loop) closePair(fd int) {
 	e := l.ends[fd]
+	if l.w != nil {
+		l.w.closed(fd, e.peer)
+	}
 	for _, f := range []int{fd, e.peer} {
 		delete(l.ends, f)
 		unix.Close(f) // closing removes it from the epoll set

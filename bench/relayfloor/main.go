@@ -1,6 +1,6 @@
-// Command relayfloor is a bare TCP relay with no MySQL awareness, built two
-// ways, to measure what a relay written in Go can cost at best. bench/floor.sh
-// runs it beside vigil and HAProxy.
+// Command relayfloor is a TCP relay built several ways, to measure what a
+// relay written in Go can cost at best. bench/floor.sh runs it beside vigil
+// and HAProxy.
 //
 //   - -mode loop: one OS thread, its own level-triggered epoll set and raw
 //     system calls (recvfrom/sendto/epoll_pwait without the runtime's
@@ -11,6 +11,9 @@
 //   - -mode goroutines: a goroutine per direction per connection on Go's
 //     netpoller (net.Conn Read/Write): how a goroutine-per-session data
 //     path runs, without any protocol work.
+//   - -mode routed: the loop, doing vigil's per-statement protocol work in
+//     place (router, response tracking, Observe, metrics; see routed.go),
+//     with the router configured by -config (a vigil configuration file).
 //
 // All run on one P (GOMAXPROCS 1), as vigil does by default on small hosts.
 // The backend connection is dialled synchronously when a client connects;
@@ -26,7 +29,8 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "loop", "loop, coro or goroutines")
+	mode := flag.String("mode", "loop", "loop, coro, goroutines or routed")
+	cfgPath := flag.String("config", "", "vigil configuration file (-mode routed)")
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	backend := flag.String("backend", "", "server address (host:port)")
 	flag.Parse()
@@ -38,13 +42,18 @@ func main() {
 	var err error
 	switch *mode {
 	case "loop":
-		err = runLoop(*listen, *backend)
+		err = runLoop(*listen, *backend, nil)
+	case "routed":
+		var w *routed
+		if w, err = newRouted(*cfgPath); err == nil {
+			err = runLoop(*listen, *backend, w)
+		}
 	case "coro":
 		err = runCoro(*listen, *backend)
 	case "goroutines":
 		err = runGoroutines(*listen, *backend)
 	default:
-		err = fmt.Errorf("unknown -mode %q (loop, coro or goroutines)", *mode)
+		err = fmt.Errorf("unknown -mode %q (loop, coro, goroutines or routed)", *mode)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "relayfloor:", err)
