@@ -167,12 +167,16 @@ func sameStats(t *testing.T, how string, ra, rb *Router) {
 	}
 }
 
+// allocStatements are the statements the allocation tests route: a point
+// select, a Moodle select, a stored function call and a multi-row insert.
+var allocStatements = []string{benchStatements[0].sql, benchStatements[2].sql,
+	"SELECT db.Log_Visit(3)", "INSERT INTO t VALUES (1,'a'),(2,'b')"}
+
 func TestRouteQueryAllocs(t *testing.T) {
 	r := lexOnceRouter(t)
 	snap := testSnap()
 	s := r.NewSession("u", "")
-	for _, q := range []string{benchStatements[0].sql, benchStatements[2].sql,
-		"SELECT db.Log_Visit(3)", "INSERT INTO t VALUES (1,'a'),(2,'b')"} {
+	for _, q := range allocStatements {
 		sql := []byte(q)
 		allocs := testing.AllocsPerRun(100, func() {
 			_, d := s.RouteQuery(sql, snap, time.Now())

@@ -110,8 +110,7 @@ func TestRoutePreparedAllocs(t *testing.T) {
 	r := lexOnceRouter(t)
 	snap := testSnap()
 	s := r.NewSession("u", "")
-	for _, q := range []string{benchStatements[0].sql, benchStatements[2].sql,
-		"SELECT db.Log_Visit(3)", "INSERT INTO t VALUES (1,'a'),(2,'b')"} {
+	for _, q := range allocStatements {
 		p := Prepare([]byte(q))
 		for _, flags := range []Flags{0, FlagHintPrimary} {
 			allocs := testing.AllocsPerRun(100, func() {
