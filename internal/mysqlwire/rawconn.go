@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -15,10 +16,25 @@ import (
 // the ordinary path, the runtime's sysmon hands the P to another thread
 // during such calls, and the futex and scheduler churn that follows costs
 // the proxy about as much CPU as the I/O itself. Deadlines and Close work
-// as on the wrapped connection.
+// as on the wrapped connection: a *net.TCPConn, or the fileSock that
+// unpoll puts in its place.
+//
+// In non-blocking mode (an event loop owns the connection: see
+// Conn.Detach) a read that would block fails with ErrWouldBlock and a
+// write that would block keeps the rest of its bytes in spill, which the
+// loop sends when the socket is writable (FlushPending).
 type rawConn struct {
-	*net.TCPConn
+	net.Conn
 	rc syscall.RawConn
+
+	// mu orders Close (any goroutine) and unpoll (the owner's swap of
+	// Conn and rc).
+	mu     sync.Mutex
+	closed bool
+
+	nonblock bool   // set by the owner between calls
+	drained  bool   // the last read returned less than asked: nothing more was queued
+	spill    []byte // non-blocking mode: bytes written but not yet sent
 
 	// Per-direction state of the call in progress, and the callbacks bound
 	// once to it (a closure per call would cost two allocations per read
@@ -51,10 +67,21 @@ func Direct(nc net.Conn) net.Conn {
 	if err != nil {
 		return nc
 	}
-	c := &rawConn{TCPConn: tc, rc: rc}
+	c := &rawConn{Conn: tc, rc: rc}
 	c.readFn, c.writeFn, c.awaitFn = c.read, c.write, c.awaitRead
 	return c
 }
+
+// Close closes the connection (from any goroutine).
+func (c *rawConn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	return c.Conn.Close()
+}
+
+// SyscallConn returns the connection's RawConn (its owner's to use).
+func (c *rawConn) SyscallConn() (syscall.RawConn, error) { return c.rc, nil }
 
 func (c *rawConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
@@ -64,11 +91,14 @@ func (c *rawConn) Read(p []byte) (int, error) {
 	err := c.rc.Read(c.readFn)
 	n, errno := c.rn, c.rerrno
 	c.rbuf = nil
+	c.drained = n < len(p)
 	switch {
 	case err != nil:
 		return 0, err
+	case errno == syscall.EAGAIN:
+		return 0, ErrWouldBlock
 	case errno != 0:
-		return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("read", errno)}
+		return 0, c.ioError("read", errno)
 	case n == 0:
 		return 0, io.EOF
 	}
@@ -84,7 +114,9 @@ func (c *rawConn) read(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			return false
+			if !c.nonblock {
+				return false
+			}
 		}
 		c.rn, c.rerrno = int(r), e
 		return true
@@ -92,10 +124,23 @@ func (c *rawConn) read(fd uintptr) bool {
 }
 
 func (c *rawConn) Write(p []byte) (int, error) {
+	if c.nonblock {
+		c.await = false
+		return c.writeNonblocking(p)
+	}
+	if len(c.spill) > 0 { // left by non-blocking mode: it goes first
+		if err := c.flushSpill(); err != nil {
+			return 0, err
+		}
+	}
 	if c.await {
 		c.await = false
 		return c.writeAwait(p)
 	}
+	return c.writeAll(p)
+}
+
+func (c *rawConn) writeAll(p []byte) (int, error) {
 	c.wbuf, c.wn = p, 0
 	defer func() { c.wbuf = nil }()
 	for c.wn < len(p) {
@@ -103,12 +148,54 @@ func (c *rawConn) Write(p []byte) (int, error) {
 		if err := c.rc.Write(c.writeFn); err != nil {
 			return c.wn, err
 		}
+		if c.werrno == syscall.EAGAIN {
+			return c.wn, ErrWouldBlock
+		}
 		if c.werrno != 0 {
-			return c.wn, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("write", c.werrno)}
+			return c.wn, c.ioError("write", c.werrno)
 		}
 	}
 	return c.wn, nil
 }
+
+// writeNonblocking sends what the socket takes now and keeps the rest in
+// spill (after bytes already kept there, which go first).
+func (c *rawConn) writeNonblocking(p []byte) (int, error) {
+	if len(c.spill) > 0 {
+		c.spill = append(c.spill, p...)
+		return len(p), nil
+	}
+	n, err := c.writeAll(p)
+	if err == ErrWouldBlock {
+		c.spill = append(c.spill, p[n:]...)
+		return len(p), nil
+	}
+	return n, err
+}
+
+// flushSpill sends bytes kept by non-blocking writes; ErrWouldBlock if
+// some are still kept.
+func (c *rawConn) flushSpill() error {
+	if len(c.spill) == 0 {
+		return nil
+	}
+	n, err := c.writeAll(c.spill)
+	if err != nil && err != ErrWouldBlock {
+		return err
+	}
+	rest := copy(c.spill, c.spill[n:])
+	c.spill = c.spill[:rest]
+	if rest > 0 {
+		return ErrWouldBlock
+	}
+	if cap(c.spill) > maxKeptSpill {
+		c.spill = nil
+	}
+	return nil
+}
+
+// maxKeptSpill bounds the spill buffer a connection keeps between uses.
+const maxKeptSpill = 64 << 10
 
 // write is the poller callback of Write: one write(2) of what is left;
 // false asks to wait for writability.
@@ -120,6 +207,10 @@ func (c *rawConn) write(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			if c.nonblock {
+				c.werrno = e
+				return true
+			}
 			return false
 		case 0:
 			c.wn += int(r)
@@ -152,7 +243,7 @@ func (c *rawConn) writeAwait(p []byte) (int, error) {
 	n, errno := c.wn, c.werrno
 	c.wbuf = nil
 	if errno != 0 {
-		return n, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("write", errno)}
+		return n, c.ioError("write", errno)
 	}
 	if n < len(p) {
 		m, err := c.Write(p[n:])
@@ -187,21 +278,23 @@ func (c *rawConn) awaitRead(fd uintptr) bool {
 	return false
 }
 
-// ReadFrom and WriteTo of *net.TCPConn would bypass the raw path (and
-// splice); hide them so that io.Copy uses Read and Write.
-func (c *rawConn) ReadFrom(r io.Reader) (int64, error) { return io.Copy(struct{ io.Writer }{c}, r) }
-func (c *rawConn) WriteTo(w io.Writer) (int64, error)  { return io.Copy(w, struct{ io.Reader }{c}) }
+// ioError is the error of a failed read or write.
+func (c *rawConn) ioError(op string, errno syscall.Errno) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
+}
 
 // recv and send are recvfrom(2) and sendto(2) without an address: the
 // socket calls skip the VFS layer of read(2) and write(2) (file
 // permission and fsnotify hooks), as HAProxy's do; send does not raise
-// SIGPIPE on a closed connection.
+// SIGPIPE on a closed connection. Both never block (MSG_DONTWAIT: a
+// fileSock's descriptor is in blocking mode), as raw system calls must
+// not.
 func recv(fd uintptr, p []byte) (uintptr, syscall.Errno) {
-	r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+	r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_DONTWAIT, 0, 0)
 	return r, e
 }
 
 func send(fd uintptr, p []byte) (uintptr, syscall.Errno) {
-	r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_NOSIGNAL, 0, 0)
+	r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, 0, 0)
 	return r, e
 }
