@@ -55,6 +55,17 @@ type Proxy struct {
 	// point select, one thread can relay some 40,000-50,000 statements per
 	// second (an estimate, not a saturation test).
 	Threads int `yaml:"threads,omitempty"`
+	// DataPath chooses how the proxy moves statements: "loop" (the
+	// default) serves sessions between commands on an event loop that runs
+	// simple statements (a COM_QUERY to a backend connection the session
+	// holds, whose answer fits in 32 KiB) in place and hands everything
+	// else to the session's goroutine; "goroutines" does all of a session's
+	// I/O on its goroutine.
+	DataPath string `yaml:"data_path,omitempty"`
+	// Loops is the number of event loops of data_path loop (0, the
+	// default: one per CPU, as HAProxy's threads). Each keeps an OS thread,
+	// on top of threads, and spreads sessions over the CPUs.
+	Loops int `yaml:"loops,omitempty"`
 	// TLSCert and TLSKey are PEM files; when set, clients may use TLS.
 	TLSCert string `yaml:"tls_cert,omitempty"`
 	TLSKey  string `yaml:"tls_key,omitempty"`

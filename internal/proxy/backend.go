@@ -26,6 +26,9 @@ type backend struct {
 	option  uint16
 	// dirty: the connection's protocol options changed; never pool it.
 	dirty bool
+	// fd is the socket's descriptor once out of Go's poller for the event
+	// loop (0: not yet; -1: cannot be, TLS).
+	fd int
 }
 
 // backendCaps are the capabilities a session's backend connections use:
@@ -99,6 +102,7 @@ func (s *session) sync(b *backend) error {
 
 // release returns b to the pool, or closes it if its state is unknown.
 func (s *session) release(b *backend) {
+	s.unwatch(b)
 	if b.dirty {
 		s.srv.pool.Discard(b.conn)
 		return
@@ -107,7 +111,18 @@ func (s *session) release(b *backend) {
 }
 
 // discard closes b.
-func (s *session) discard(b *backend) { s.srv.pool.Discard(b.conn) }
+func (s *session) discard(b *backend) {
+	s.unwatch(b)
+	s.srv.pool.Discard(b.conn)
+}
+
+// unwatch takes b out of the event loop's watch before it leaves the
+// session.
+func (s *session) unwatch(b *backend) {
+	if s.ls.loop != nil {
+		s.ls.loop.unwatch(s, b)
+	}
+}
 
 // setPrim and setRepl change the session's backends under mu.
 func (s *session) setPrim(b *backend) {

@@ -50,7 +50,22 @@ type Config struct {
 	// AuthPlugin is the plugin the greeting proposes: NativePassword (the
 	// default) or CachingSHA2Password.
 	AuthPlugin string
+	// DataPath is DataPathLoop (the default: an event loop serves sessions
+	// between commands and runs simple statements in place, loop.go) or
+	// DataPathGoroutines (each session's goroutine does all its I/O).
+	// Fixed at New; Reload does not change it.
+	DataPath string
+	// Loops is the number of event loops (0: one per CPU), each on a
+	// thread and a P of its own (GOMAXPROCS grows by Loops while the
+	// server runs). Fixed at New.
+	Loops int
 }
+
+// Data paths (Config.DataPath).
+const (
+	DataPathLoop       = "loop"
+	DataPathGoroutines = "goroutines"
+)
 
 // ConfigFrom builds the proxy configuration from the shared file.
 func ConfigFrom(c *config.Config) (Config, error) {
@@ -64,6 +79,8 @@ func ConfigFrom(c *config.Config) (Config, error) {
 		ClientIdleTimeout: c.Proxy.ClientIdleTimeout,
 		MaxConnections:    c.Proxy.MaxConnections,
 		AuthPlugin:        c.Proxy.DefaultAuthPlugin,
+		DataPath:          c.Proxy.DataPath,
+		Loops:             c.Proxy.Loops,
 	}
 	for _, s := range c.Cluster.Servers {
 		pc.Servers = append(pc.Servers, s.Address)
@@ -102,6 +119,9 @@ func (c *Config) setDefaults() {
 	if c.AuthPlugin == "" {
 		c.AuthPlugin = mysqlwire.NativePassword
 	}
+	if c.DataPath == "" {
+		c.DataPath = DataPathLoop
+	}
 }
 
 // Validate checks the configuration.
@@ -112,9 +132,15 @@ func (c *Config) Validate() error {
 	if c.MaxConnections < 0 {
 		return errors.New("proxy: max_connections must not be negative")
 	}
+	if c.Loops < 0 {
+		return errors.New("proxy: loops must not be negative")
+	}
 	if c.AuthPlugin != mysqlwire.NativePassword && c.AuthPlugin != mysqlwire.CachingSHA2Password {
 		return fmt.Errorf("proxy: default auth plugin %q: want %s or %s",
 			c.AuthPlugin, mysqlwire.NativePassword, mysqlwire.CachingSHA2Password)
+	}
+	if c.DataPath != "" && c.DataPath != DataPathLoop && c.DataPath != DataPathGoroutines {
+		return fmt.Errorf("proxy: data_path %q: want %s or %s", c.DataPath, DataPathLoop, DataPathGoroutines)
 	}
 	return nil
 }

@@ -17,23 +17,33 @@ var errClientGone = errors.New("client connection failed")
 // session's state died with b). On a client failure it returns
 // errClientGone.
 func (s *session) exec(b *backend, p []byte, kind mysqlwire.Response) (mysqlwire.Summary, error) {
-	qt := s.srv.config().QueryTimeout
-	nc := b.conn.NetConn()
-	if qt > 0 {
-		_ = nc.SetReadDeadline(time.Now().Add(qt))
+	if err := s.beginExec(b, p); err != nil {
+		return s.endExec(b, mysqlwire.Summary{}, err)
+	}
+	sum, err := s.relay.Relay(kind)
+	return s.endExec(b, sum, err)
+}
+
+// beginExec sends command p to b, with the query timeout as b's read
+// deadline; the response is relayed next (s.relay), then endExec called.
+func (s *session) beginExec(b *backend, p []byte) error {
+	if qt := s.srv.config().QueryTimeout; qt > 0 {
+		_ = b.conn.NetConn().SetReadDeadline(time.Now().Add(qt))
+		s.deadline = true
 	}
 	s.cur = b
 	s.gtid = s.gtid[:0]
 	s.relay.Server, s.relay.ServerCaps, s.relay.ClientCaps = b.conn.Conn, b.conn.Caps, s.caps
 	s.relay.CacheMetadata = b.conn.ExtCaps&mysqlwire.ExtCacheMetadata != 0
-	var sum mysqlwire.Summary
-	err := b.conn.WriteRequest(p)
-	if err == nil {
-		sum, err = s.relay.Relay(kind)
-	}
+	return b.conn.WriteRequest(p)
+}
+
+// endExec ends a statement begun on b whose relay returned sum and err.
+func (s *session) endExec(b *backend, sum mysqlwire.Summary, err error) (mysqlwire.Summary, error) {
 	s.cur = nil
-	if qt > 0 {
-		_ = nc.SetReadDeadline(time.Time{})
+	if s.deadline {
+		_ = b.conn.NetConn().SetReadDeadline(time.Time{})
+		s.deadline = false
 	}
 	if err != nil {
 		return sum, s.failed(b, err)

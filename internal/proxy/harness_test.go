@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"database/sql"
+	"os"
 	"testing"
 	"time"
 
@@ -38,6 +39,7 @@ func newHarness(t testing.TB, replicas int, edit func(*config.Config)) *harness 
 	c := sandboxtest.New(t, sandbox.Options{Replicas: replicas, PrimaryWritable: true})
 	h := &harness{t: t, c: c, cfg: c.Config()}
 	h.cfg.Proxy.HoldTimeout = 3 * time.Second
+	h.cfg.Proxy.DataPath = os.Getenv("VIGIL_TEST_DATA_PATH") // scripts/test runs this package with each
 	if edit != nil {
 		edit(h.cfg)
 	}

@@ -18,7 +18,12 @@ type metrics struct {
 	backendErrors *prometheus.CounterVec
 	holds         prometheus.Counter
 	holdSeconds   prometheus.Histogram
-	now           func() time.Time
+	// loopRuns counts statements the event loop ran in place; loopBacks,
+	// by loopBack, sessions it gave back to their goroutines.
+	loopRuns  prometheus.Counter
+	loopBack  *prometheus.CounterVec
+	loopBacks [backEnd + 1]prometheus.Counter
+	now       func() time.Time
 	// routes caches the per-route children of statements and latency.
 	routes map[string]routeMetrics
 }
@@ -57,7 +62,18 @@ func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
 			Namespace: "vigil", Subsystem: "proxy", Name: "hold_seconds", Help: "How long held statements waited.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
 		}),
+		loopRuns: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "vigil", Subsystem: "proxy", Name: "loop_statements_total",
+			Help: "Statements the event loop ran in place (data_path: loop).",
+		}),
+		loopBack: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vigil", Subsystem: "proxy", Name: "loop_handbacks_total",
+			Help: "Sessions the event loop gave back to their goroutines, by the step they were at.",
+		}, []string{"at"}),
 		now: time.Now,
+	}
+	for b := range m.loopBacks {
+		m.loopBacks[b] = m.loopBack.WithLabelValues(loopBack(b).String())
 	}
 	m.routes = map[string]routeMetrics{}
 	for _, r := range []string{"primary", "replica", "reject"} {
@@ -67,7 +83,7 @@ func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.sessions, m.connections, m.statements, m.latency,
-		m.errors, m.backendErrors, m.holds, m.holdSeconds, poolCollector{p}} {
+		m.errors, m.backendErrors, m.holds, m.holdSeconds, m.loopRuns, m.loopBack, poolCollector{p}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -29,8 +29,19 @@ func (s *session) comQuery(p []byte) bool {
 	}
 	snap, _ := s.srv.src.Current()
 	_, d := s.rs.RouteQuery(sql, snap, start) // Classify + Route, lexing sql once
+	return s.runQuery(p, d, snap, start)
+}
+
+// runQuery runs a routed COM_QUERY p and observes it.
+func (s *session) runQuery(p []byte, d router.Decision, snap *topology.Snapshot, start time.Time) bool {
 	s.routed = true
 	res, err := s.runRouted(d, p, snap)
+	return s.observeQuery(p, d, start, res, err)
+}
+
+// observeQuery tells the router and the metrics how a routed COM_QUERY p
+// went, answers err, and reports whether the session goes on.
+func (s *session) observeQuery(p []byte, d router.Decision, start time.Time, res router.Result, err error) bool {
 	s.routed = false
 	res.Duration = time.Since(start)
 	s.rs.Observe(res)
@@ -39,7 +50,7 @@ func (s *session) comQuery(p []byte) bool {
 		return s.answer(err)
 	}
 	if d.Replay && !res.Err {
-		s.remember(string(sql))
+		s.remember(string(p[1:]))
 	}
 	return true
 }
@@ -55,6 +66,11 @@ func (s *session) runRouted(d router.Decision, p []byte, snap *topology.Snapshot
 			return res, err
 		}
 	}
+	return s.runOnPrimary(p)
+}
+
+// runOnPrimary runs COM_QUERY p on the primary.
+func (s *session) runOnPrimary(p []byte) (router.Result, error) {
 	b, err := s.primary()
 	if err != nil {
 		return errResult(router.TargetPrimary, "", err), err
@@ -76,10 +92,15 @@ func (s *session) onReplica(d router.Decision, p []byte, snap *topology.Snapshot
 		return router.Result{}, false, nil
 	}
 	sum, err := s.exec(b, p, mysqlwire.RespResult)
+	return s.replicaOutcome(b, sum, err)
+}
+
+// replicaOutcome is what a read relayed from replica b returned; done is
+// false when it failed before anything reached the client, and should run
+// on the primary instead (exec wrote no error packet yet when the failure
+// came from the backend; the 2013 it prepared is dropped).
+func (s *session) replicaOutcome(b *backend, sum mysqlwire.Summary, err error) (router.Result, bool, error) {
 	if err != nil && !sum.Sent && !isClientGone(err) {
-		// Nothing reached the client: retry on the primary. exec wrote no
-		// error packet yet only when the failure came from the backend;
-		// the 2013 it prepared is dropped.
 		return router.Result{}, false, nil
 	}
 	return s.result(router.TargetReplica, b.node, sum, err), true, err

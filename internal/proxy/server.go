@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,7 @@ type Server struct {
 	router *router.Router
 	log    *slog.Logger
 	m      *metrics
+	loops  []*loop // the event-loop data path, one per thread; none: goroutines only
 	info   serverInfo
 	keyMu  sync.Mutex      // guards genKey (held while generating, not to stall mu)
 	genKey *rsa.PrivateKey // generated when no RSA key is configured
@@ -84,7 +86,26 @@ func New(cfg Config, src topology.Source, opts Options) (*Server, error) {
 		listeners: map[net.Listener]struct{}{}, done: make(chan struct{}),
 	}
 	s.cfg.Store(&cfg)
+	if cfg.DataPath == DataPathLoop {
+		if err := s.startLoops(cfg.Loops); err != nil {
+			return nil, fmt.Errorf("proxy: event loop: %w", err)
+		}
+	}
 	return s, nil
+}
+
+// loopFor returns the event loop that serves session id (nil: none).
+func (s *Server) loopFor(id uint32) *loop {
+	if len(s.loops) == 0 {
+		return nil
+	}
+	return s.loops[int(id)%len(s.loops)]
+}
+
+// endOnLoop asks the event loop to end sess if it holds it; false if the
+// caller must close sess's connection itself.
+func (s *Server) endOnLoop(sess *session) bool {
+	return sess.ls.loop != nil && sess.ls.loop.end(sess)
 }
 
 // rsaKey returns the configured RSA key of caching_sha2_password
@@ -263,14 +284,48 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		select {
 		case <-s.done:
 			s.wg.Wait()
+			s.stopLoops()
 			return nil
 		case <-ctx.Done():
 			s.closeAll()
 			s.wg.Wait()
+			s.stopLoops()
 			return ctx.Err()
 		case <-tick.C:
 		}
 	}
+}
+
+// startLoops starts n event loops (0: one per CPU), each on an OS thread
+// and a P of its own: GOMAXPROCS grows by n while they run.
+func (s *Server) startLoops(n int) error {
+	if n == 0 {
+		n = runtime.NumCPU()
+	}
+	for range n {
+		l, err := newLoop(s)
+		if err != nil {
+			for _, l := range s.loops {
+				l.close()
+			}
+			s.loops = nil
+			return err
+		}
+		s.loops = append(s.loops, l)
+	}
+	loopProcs(n)
+	for _, l := range s.loops {
+		go l.run()
+	}
+	return nil
+}
+
+func (s *Server) stopLoops() {
+	for _, l := range s.loops {
+		l.stop()
+	}
+	loopProcs(-len(s.loops))
+	s.loops = nil
 }
 
 func (s *Server) closeIdle() {

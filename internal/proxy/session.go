@@ -54,12 +54,15 @@ type session struct {
 	execBuf  []byte           // scratch for EXECUTEs given back their parameter types (runStmt)
 	relay    mysqlwire.Relay
 	cur      *backend // backend of the running statement
+	deadline bool     // cur's read deadline is the query timeout
 	routed   bool     // between router Route and Observe
 	draining bool
 
 	mu   sync.Mutex // guards prim and repl for readers on other goroutines
 	prim *backend
 	repl *backend
+
+	ls loopState // the event loop's part (loop.go)
 
 	state atomic.Int32
 	// holdsState mirrors pinned() after each command, for Shutdown.
@@ -75,6 +78,7 @@ func newSession(srv *Server, id uint32, nc net.Conn) *session {
 	s.log = srv.log.With("session", id, "client", nc.RemoteAddr().String())
 	s.relay.Client = s.c
 	s.relay.Track = s.track
+	s.ls.loop = srv.loopFor(id)
 	return s
 }
 
@@ -86,7 +90,16 @@ func (s *session) run() {
 		s.log.Debug("login failed", "err", err)
 		return
 	}
-	for s.serveOne() {
+	for {
+		keep := false
+		if s.loopable() {
+			keep = s.resume(s.ls.loop.serve(s))
+		} else {
+			keep = s.serveOne()
+		}
+		if !keep {
+			return
+		}
 	}
 }
 
@@ -103,10 +116,20 @@ func (s *session) serveOne() bool {
 		}
 		return false
 	}
+	return s.serve(p)
+}
+
+// serve answers command p, read by the caller; false ends the session.
+func (s *session) serve(p []byte) bool {
 	if !s.state.CompareAndSwap(stateIdle, stateBusy) {
 		return false // closed by Shutdown while the command arrived
 	}
-	keep := len(p) > 0 && s.dispatch(p)
+	return s.endCommand(len(p) > 0 && s.dispatch(p))
+}
+
+// endCommand ends a command that the session began (stateBusy); keep is
+// the command's verdict, and the result whether the session goes on.
+func (s *session) endCommand(keep bool) bool {
 	s.c.ShrinkBuffer()
 	s.holdsState.Store(s.pinned())
 	if !s.state.CompareAndSwap(stateBusy, stateIdle) {
@@ -124,7 +147,7 @@ func (s *session) closeIfIdle() {
 	if s.holdsState.Load() {
 		return
 	}
-	if s.state.CompareAndSwap(stateIdle, stateClosed) {
+	if s.state.CompareAndSwap(stateIdle, stateClosed) && !s.srv.endOnLoop(s) {
 		_ = s.nc.Close()
 	}
 }
@@ -132,7 +155,9 @@ func (s *session) closeIfIdle() {
 // close closes the client connection whatever it is doing.
 func (s *session) close() {
 	s.state.Store(stateClosed)
-	_ = s.nc.Close()
+	if !s.srv.endOnLoop(s) {
+		_ = s.nc.Close()
+	}
 }
 
 func (s *session) statusPinned() bool {

@@ -1,0 +1,359 @@
+package proxy
+
+import (
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// loop is the event-loop data path (proxy.data_path: loop). Between
+// commands a session hands itself to the loop and its goroutine waits. The
+// loop watches the session's sockets in its own edge-triggered epoll set
+// and runs the common case in place, without waking the goroutine: a
+// COM_QUERY that routes to a backend connection the session already holds,
+// checked and in sync, whose whole answer arrives within the connection's
+// read buffer (mysqlwire.ScanResult). Everything else goes back to the
+// goroutine at the step where it stands (loopBack), with what was already
+// read: other commands, opening or checking a backend, causal waits, large
+// results (streamed by the goroutine with backpressure), LOCAL INFILE,
+// failures and timeouts.
+//
+// The sockets of a session on the loop are out of Go's network poller
+// (mysqlwire.Conn.Detach): the runtime's poller would otherwise wake for
+// every packet as well. Waits made by the goroutine use poll(2).
+//
+// A statement on the loop runs the same code as on the goroutine
+// (beginExec, Relay, endExec, observeQuery, endCommand); reads never wait
+// (the answer is complete in the buffer before Relay runs) and writes that
+// would block are kept and sent when the socket is writable.
+type loop struct {
+	srv  *Server
+	epfd int
+	evfd int // eventfd: sessions handed over, closes, stop
+
+	mu      sync.Mutex
+	inbox   []*session // handed over by their goroutines, not yet watched
+	ending  []*session // closed from other goroutines while on the loop
+	stopped bool
+
+	slots  []*session // by token slot
+	gens   []int32
+	free   []int32
+	events []unix.EpollEvent
+	scanAt time.Time // next deadline scan
+}
+
+// The watched sockets of a session: token low bits.
+const (
+	sockClient = iota
+	sockPrimary
+	sockReplica
+	sockKinds = 4 // token = slot*sockKinds + kind
+)
+
+// evToken marks the eventfd in the epoll set.
+const evToken = -1
+
+// deadlineScan is how often the loop checks idle and query timeouts.
+const deadlineScan = 100 * time.Millisecond
+
+func newLoop(srv *Server) (*loop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: evToken}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, err
+	}
+	return &loop{srv: srv, epfd: epfd, evfd: evfd, events: make([]unix.EpollEvent, 256)}, nil
+}
+
+// serve hands s to the loop and waits until the loop gives it back; the
+// result says where the session stands (see loopBack). Called by the
+// session goroutine between commands.
+func (l *loop) serve(s *session) loopBack {
+	l.mu.Lock()
+	if s.state.Load() == stateClosed {
+		l.mu.Unlock()
+		return backEnd // closed: a close asked of the loop may have been dropped
+	}
+	if l.stopped {
+		l.mu.Unlock()
+		return backIdle
+	}
+	s.ls.in = true
+	l.inbox = append(l.inbox, s)
+	first := len(l.inbox) == 1
+	l.mu.Unlock()
+	if first {
+		l.signal()
+	}
+	<-s.ls.wake
+	return s.ls.back
+}
+
+// end asks the loop to end s if it holds it; false if the caller must
+// close s itself (its goroutine holds it).
+func (l *loop) end(s *session) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !s.ls.in {
+		return false
+	}
+	l.ending = append(l.ending, s)
+	l.signal()
+	return true
+}
+
+// loopProcsMu serialises loopProcs.
+var loopProcsMu sync.Mutex
+
+// loopProcs changes GOMAXPROCS by delta: the Ps that event loops hold.
+func loopProcs(delta int) {
+	loopProcsMu.Lock()
+	defer loopProcsMu.Unlock()
+	runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0)+delta, 1))
+}
+
+// close releases a loop that never ran.
+func (l *loop) close() {
+	unix.Close(l.epfd)
+	unix.Close(l.evfd)
+}
+
+// stop ends the loop: sessions on it go back to their goroutines.
+func (l *loop) stop() {
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
+	l.signal()
+}
+
+func (l *loop) signal() {
+	one := [8]byte{1}
+	_, _ = unix.Write(l.evfd, one[:])
+}
+
+// run is the loop's goroutine.
+func (l *loop) run() {
+	runtime.LockOSThread() // the loop keeps its thread and its P (see wait)
+	defer l.close()
+	for {
+		n := l.wait()
+		for i := range n {
+			ev := &l.events[i]
+			if ev.Fd == evToken {
+				if l.intake() {
+					return
+				}
+				continue
+			}
+			slot, kind := ev.Fd/sockKinds, ev.Fd%sockKinds
+			if int(slot) >= len(l.slots) || l.gens[slot] != ev.Pad || l.slots[slot] == nil {
+				continue // the session left the loop after this event was queued
+			}
+			s := l.slots[slot]
+			s.ls.ready(kind, ev.Events)
+			l.drive(s)
+		}
+		l.scanDeadlines()
+	}
+}
+
+// wait returns the number of events ready, blocking up to the next
+// deadline scan. It blocks in a raw system call: the loop's goroutine keeps
+// its P and its thread, as a C event loop would, instead of the runtime
+// handing the P to another thread and back around every wait (which costs
+// more than the wait at tens of thousands of wake-ups a second). New raised
+// GOMAXPROCS by one per loop for that (loopProcs).
+func (l *loop) wait() int {
+	timeout := -1
+	if !l.scanAt.IsZero() {
+		timeout = max(int(time.Until(l.scanAt)/time.Millisecond)+1, 0)
+	}
+	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd),
+		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(timeout), 0, 0)
+	switch e {
+	case 0:
+		return int(r)
+	case syscall.EINTR:
+		// A signal: maybe the runtime asking the loop to stop for a
+		// garbage collection, which takes a preemptible call. The caller
+		// waits again, with the timeout counted afresh.
+		runtime.Gosched()
+	default:
+		l.srv.log.Error("event loop: epoll_pwait failed", "err", e)
+		time.Sleep(10 * time.Millisecond)
+	}
+	return 0
+}
+
+// intake takes the sessions handed over and the ends asked for; true when
+// the loop must stop (stopped and empty).
+func (l *loop) intake() bool {
+	var buf [8]byte
+	_, _ = unix.Read(l.evfd, buf[:])
+	l.mu.Lock()
+	inbox, ending, stopped := l.inbox, l.ending, l.stopped
+	l.inbox, l.ending = nil, nil
+	l.mu.Unlock()
+	for _, s := range inbox {
+		l.watch(s)
+	}
+	for _, s := range ending {
+		if s.ls.slot >= 0 {
+			l.giveBack(s, backEnd)
+		}
+	}
+	if stopped {
+		for _, s := range l.slots {
+			if s != nil {
+				l.giveBack(s, s.ls.phase.back())
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// watch adds s's sockets to the epoll set and serves what is already
+// buffered.
+func (l *loop) watch(s *session) {
+	var slot int32
+	if n := len(l.free); n > 0 {
+		slot = l.free[n-1]
+		l.free = l.free[:n-1]
+	} else {
+		slot = int32(len(l.slots))
+		l.slots = append(l.slots, nil)
+		l.gens = append(l.gens, 0)
+	}
+	l.slots[slot] = s
+	ls := &s.ls
+	ls.slot = slot
+	ls.phase = phaseIdle
+	ls.cin, ls.cout = true, false // unknown: try
+	if err := l.add(s, sockClient, ls.cfd); err != nil {
+		l.srv.log.Warn("event loop: cannot watch a client socket", "err", err)
+		l.giveBack(s, backIdle)
+		return
+	}
+	s.c.SetNonblocking(true)
+	l.watchBackend(s, s.prim)
+	l.watchBackend(s, s.repl)
+	if t := l.srv.config().ClientIdleTimeout; t > 0 {
+		ls.idleBy = time.Now().Add(t)
+		l.scheduleScan()
+	}
+	l.drive(s)
+}
+
+// watchBackend adds b (s's primary or replica connection) to the epoll
+// set, if it can be watched.
+func (l *loop) watchBackend(s *session, b *backend) {
+	if b == nil || !b.detach() {
+		return
+	}
+	kind := sockReplica
+	if b == s.prim {
+		kind = sockPrimary
+	}
+	if err := l.add(s, int32(kind), b.fd); err != nil {
+		return
+	}
+	s.ls.bk[kind] = b
+	s.ls.bin[kind], s.ls.bout[kind] = true, true
+	b.conn.SetNonblocking(true)
+}
+
+func (l *loop) add(s *session, kind int32, fd int) error {
+	ev := unix.EpollEvent{
+		Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET,
+		Fd:     s.ls.slot*sockKinds + kind, Pad: l.gens[s.ls.slot],
+	}
+	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+}
+
+// unwatch removes backend b from the epoll set (before it is closed or
+// pooled) and returns it to blocking mode.
+func (l *loop) unwatch(s *session, b *backend) {
+	for k := sockPrimary; k <= sockReplica; k++ {
+		if s.ls.bk[k] == b && b != nil {
+			_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, b.fd, nil)
+			b.conn.SetNonblocking(false)
+			s.ls.bk[k] = nil
+		}
+	}
+}
+
+// giveBack takes s off the loop and wakes its goroutine with back.
+func (l *loop) giveBack(s *session, back loopBack) {
+	ls := &s.ls
+	if back == backEnd && (ls.phase == phaseSending || ls.phase == phaseWaiting) {
+		// The statement's answer will never be read: the connection
+		// cannot be pooled.
+		s.cur, s.routed, s.deadline = nil, false, false
+		s.forget(ls.q.b, true)
+	}
+	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, ls.cfd, nil)
+	s.c.SetNonblocking(false)
+	l.unwatch(s, ls.bk[sockPrimary])
+	l.unwatch(s, ls.bk[sockReplica])
+	l.slots[ls.slot] = nil
+	l.gens[ls.slot]++
+	l.free = append(l.free, ls.slot)
+	ls.slot = -1
+	ls.idleBy, ls.respBy = time.Time{}, time.Time{}
+	ls.back = back
+	l.srv.m.loopBacks[back].Inc()
+	l.mu.Lock()
+	ls.in = false
+	l.mu.Unlock()
+	ls.wake <- struct{}{}
+}
+
+// scheduleScan makes sure a deadline scan is due within deadlineScan.
+func (l *loop) scheduleScan() {
+	if l.scanAt.IsZero() {
+		l.scanAt = time.Now().Add(deadlineScan)
+	}
+}
+
+// scanDeadlines gives back sessions whose idle or query timeout passed:
+// their goroutines end them or fail the statement as on the goroutine path.
+func (l *loop) scanDeadlines() {
+	if l.scanAt.IsZero() {
+		return
+	}
+	now := time.Now()
+	if now.Before(l.scanAt) {
+		return
+	}
+	l.scanAt = time.Time{}
+	for _, s := range l.slots {
+		if s == nil {
+			continue
+		}
+		ls := &s.ls
+		switch {
+		case ls.phase == phaseIdle && !ls.idleBy.IsZero() && now.After(ls.idleBy):
+			l.giveBack(s, backEnd)
+		case (ls.phase == phaseSending || ls.phase == phaseWaiting) && !ls.respBy.IsZero() && now.After(ls.respBy):
+			l.giveBack(s, backRelay)
+		case !ls.idleBy.IsZero() || !ls.respBy.IsZero():
+			l.scheduleScan()
+		}
+	}
+}
