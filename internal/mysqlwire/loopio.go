@@ -24,15 +24,18 @@ func (c *Conn) Detach() (fd int, ok bool) {
 		return -1, false
 	}
 	_ = fs.frc.Control(func(d uintptr) { fd = int(d) })
+	rc.fd = uintptr(fd)
 	return fd, true
 }
 
 // SetNonblocking switches a detached connection between the event loop's
 // mode (reads that would block fail with ErrWouldBlock, writes that would
 // block are kept and sent by FlushPending) and the goroutine's (calls wait
-// in poll(2)). Switching back requires that nothing is pending.
+// in poll(2); kept bytes are sent first). In the loop's mode the system
+// calls use the descriptor directly: the caller must be the only one who
+// closes c until it switches back.
 func (c *Conn) SetNonblocking(on bool) {
-	if rc, ok := c.nc.(*rawConn); ok {
+	if rc, ok := c.nc.(*rawConn); ok && rc.fd != 0 {
 		rc.nonblock = on
 	}
 }

@@ -32,7 +32,12 @@ type rawConn struct {
 	mu     sync.Mutex
 	closed bool
 
-	nonblock bool   // set by the owner between calls
+	// nonblock is set by the owner between calls, and only while it is
+	// also the only one who may close the connection (an event loop: see
+	// Conn.Detach): calls then use fd directly, without the descriptor
+	// lock that keeps a concurrent Close from freeing the number.
+	nonblock bool
+	fd       uintptr // the descriptor, once detached
 	drained  bool   // the last read returned less than asked: nothing more was queued
 	spill    []byte // non-blocking mode: bytes written but not yet sent
 
@@ -88,7 +93,12 @@ func (c *rawConn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	c.rbuf, c.rn, c.rerrno = p, 0, 0
-	err := c.rc.Read(c.readFn)
+	var err error
+	if c.nonblock {
+		c.read(c.fd)
+	} else {
+		err = c.rc.Read(c.readFn)
+	}
 	n, errno := c.rn, c.rerrno
 	c.rbuf = nil
 	c.drained = n < len(p)
@@ -145,7 +155,9 @@ func (c *rawConn) writeAll(p []byte) (int, error) {
 	defer func() { c.wbuf = nil }()
 	for c.wn < len(p) {
 		c.werrno = 0
-		if err := c.rc.Write(c.writeFn); err != nil {
+		if c.nonblock {
+			c.write(c.fd)
+		} else if err := c.rc.Write(c.writeFn); err != nil {
 			return c.wn, err
 		}
 		if c.werrno == syscall.EAGAIN {
