@@ -38,8 +38,8 @@ type rawConn struct {
 	// lock that keeps a concurrent Close from freeing the number.
 	nonblock bool
 	fd       uintptr // the descriptor, once detached
-	drained  bool   // the last read returned less than asked: nothing more was queued
-	spill    []byte // non-blocking mode: bytes written but not yet sent
+	drained  bool    // the last read returned less than asked: nothing more was queued
+	spill    []byte  // non-blocking mode: bytes written but not yet sent
 
 	// Per-direction state of the call in progress, and the callbacks bound
 	// once to it (a closure per call would cost two allocations per read
