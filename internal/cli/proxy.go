@@ -212,13 +212,14 @@ func runProxy(ctx context.Context, fl proxyFlags, log *slog.Logger) error {
 	return g.Wait()
 }
 
-// setThreads applies proxy.threads to the Go runtime; with threads unset,
-// an explicit GOMAXPROCS in the environment wins over the default.
+// setThreads applies proxy.threads to the Go runtime, on top of the Ps the
+// event loops hold; with threads unset, an explicit GOMAXPROCS in the
+// environment wins over the default.
 func setThreads(p *config.Proxy, log *slog.Logger) {
 	if p.Threads == 0 && os.Getenv("GOMAXPROCS") != "" {
 		return
 	}
-	n := p.ThreadsFor(runtime.NumCPU())
+	n := p.ThreadsFor(runtime.NumCPU()) + proxy.LoopProcs()
 	if runtime.GOMAXPROCS(n) != n {
 		log.Debug("proxy threads set", "threads", n, "cpus", runtime.NumCPU())
 	}

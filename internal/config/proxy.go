@@ -44,16 +44,16 @@ type Proxy struct {
 	// ShutdownTimeout is how long a graceful shutdown lets sessions finish
 	// their current statement or transaction (default 10s).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout,omitempty"`
-	// Threads is how many CPUs the proxy runs Go code on at once (its
-	// GOMAXPROCS). 0, the default, means one per four CPUs, at least one,
-	// unless the GOMAXPROCS environment variable is set. A relay spends
-	// its time handing packets between sockets; on few threads, a ready
-	// session runs on the thread that polled it instead of waking another,
-	// which on a 2-CPU host cut added latency per statement from ~55 to
-	// ~30 µs at one client thread, with throughput at 32 client threads
-	// unchanged (bench/README.md). At the 20-25 µs of proxy CPU measured per
-	// point select, one thread can relay some 40,000-50,000 statements per
-	// second (an estimate, not a saturation test).
+	// Threads is how many CPUs the proxy runs Go code on at once besides
+	// its event loops (GOMAXPROCS, plus one per loop with data_path
+	// loop). 0, the default, means one per four CPUs, at least one, unless
+	// the GOMAXPROCS environment variable is set. With data_path loop this
+	// is what runs the session goroutines' work (commands other than the
+	// simple statements the loops run, opening backend connections),
+	// the monitor and the HTTP API. With data_path goroutines it is all of
+	// the relay: there, on a 2-CPU host, 1 thread instead of 2 cut the
+	// added latency per statement from ~55 to ~30 µs at one client thread
+	// (bench/README.md).
 	Threads int `yaml:"threads,omitempty"`
 	// DataPath chooses how the proxy moves statements: "loop" (the
 	// default) serves sessions between commands on an event loop that runs

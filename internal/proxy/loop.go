@@ -117,14 +117,26 @@ func (l *loop) end(s *session) bool {
 	return true
 }
 
-// loopProcsMu serialises loopProcs.
-var loopProcsMu sync.Mutex
+// The Ps that running event loops hold (loopProcs, LoopProcs).
+var (
+	loopProcsMu   sync.Mutex
+	loopProcsHeld int
+)
 
 // loopProcs changes GOMAXPROCS by delta: the Ps that event loops hold.
 func loopProcs(delta int) {
 	loopProcsMu.Lock()
 	defer loopProcsMu.Unlock()
+	loopProcsHeld += delta
 	runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0)+delta, 1))
+}
+
+// LoopProcs returns how many Ps (GOMAXPROCS) the event loops of running
+// servers hold; whoever sets GOMAXPROCS adds them to its own count.
+func LoopProcs() int {
+	loopProcsMu.Lock()
+	defer loopProcsMu.Unlock()
+	return loopProcsHeld
 }
 
 // close releases a loop that never ran.
