@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -22,6 +23,8 @@ const (
 	backCommand
 	// backRouted: the COM_QUERY s.ls.q was routed (stateBusy); run it.
 	backRouted
+	// backExecRouted: the EXECUTE s.ls.q was routed (stateBusy); run it.
+	backExecRouted
 	// backRelay: s.ls.q was sent to s.ls.q.b; relay its answer.
 	backRelay
 	// backPrimary: the replica read s.ls.q failed before anything reached
@@ -35,7 +38,7 @@ const (
 )
 
 func (b loopBack) String() string {
-	return [...]string{"idle", "command", "routed", "relay", "primary", "flush", "end"}[b]
+	return [...]string{"idle", "command", "routed", "exec_routed", "relay", "primary", "flush", "end"}[b]
 }
 
 // loopPhase is what the loop waits for on a session.
@@ -67,6 +70,8 @@ type inflight struct {
 	start time.Time
 	b     *backend
 	kind  int32 // b's socket kind
+	st    *stmt // an EXECUTE's statement (nil: a COM_QUERY)
+	typed bool  // the EXECUTE carries parameter types
 }
 
 // loopState is a session's part on the loop. The fields other than in are
@@ -230,44 +235,99 @@ func (l *loop) answer(s *session) bool {
 
 // command starts the command whose packet is whole in the client buffer.
 func (l *loop) command(s *session) {
-	ls := &s.ls
 	s.c.ResetSeq()
 	p, err := s.c.ReadPacket()
 	if err != nil {
 		l.giveBack(s, backEnd)
 		return
 	}
-	ls.q = inflight{p: p}
-	if len(p) == 0 || p[0] != mysqlwire.ComQuery || s.rs == nil {
+	s.ls.q = inflight{p: p}
+	switch {
+	case len(p) == 0 || s.rs == nil:
 		l.giveBack(s, backCommand)
-		return
+	case p[0] == mysqlwire.ComQuery:
+		l.query(s, p)
+	case p[0] == mysqlwire.ComStmtExecute:
+		l.execute(s, p)
+	default:
+		l.giveBack(s, backCommand)
 	}
+}
+
+// query starts COM_QUERY p: routed, and sent if it can run now.
+func (l *loop) query(s *session, p []byte) {
 	if _, kill := parseKill(p[1:]); kill {
 		l.giveBack(s, backCommand)
 		return
 	}
-	if !s.state.CompareAndSwap(stateIdle, stateBusy) {
-		l.giveBack(s, backEnd)
+	if !l.begin(s) {
 		return
 	}
-	ls.idleBy = time.Time{}
-	start := time.Now()
-	snap, _ := s.srv.src.Current()
-	_, d := s.rs.RouteQuery(p[1:], snap, start)
-	ls.q.d, ls.q.snap, ls.q.start = d, snap, start
-	b, kind := s.readyFor(d, snap)
+	q := &s.ls.q
+	q.start = time.Now()
+	q.snap, _ = s.srv.src.Current()
+	_, q.d = s.rs.RouteQuery(p[1:], q.snap, q.start)
+	b, kind := s.readyFor(q.d, q.snap)
 	if b == nil {
 		l.giveBack(s, backRouted)
 		return
 	}
+	l.send(s, b, kind)
+}
+
+// execute starts COM_STMT_EXECUTE p: routed, and sent if the statement is
+// prepared on a connection that can run it now, with parameter types it
+// has seen (cursors, long data and added types are the goroutine's).
+func (l *loop) execute(s *session, p []byte) {
+	id, _ := stmtID(p)
+	st := s.stmts[id]
+	if st == nil || len(p) < execHeaderLen || st.long != nil || p[5]&cursorFlags != 0 {
+		l.giveBack(s, backCommand)
+		return
+	}
+	if !l.begin(s) {
+		return
+	}
+	st.noteTypes(p)
+	q := &s.ls.q
+	q.start, q.st, q.typed = time.Now(), st, st.sendsTypes(p)
+	q.snap, _ = s.srv.src.Current()
+	q.d = s.rs.RoutePrepared(&st.rp, 0, q.snap, q.start)
+	b, kind := s.readyFor(q.d, q.snap)
+	if b == nil || !q.typed && !st.typed[b] {
+		l.giveBack(s, backExecRouted)
+		return
+	}
+	bid, ok := st.ids[b]
+	if !ok {
+		l.giveBack(s, backExecRouted)
+		return
+	}
+	binary.LittleEndian.PutUint32(p[1:], bid)
+	l.send(s, b, kind)
+}
+
+// begin marks the session busy with a command; false if it was closed.
+func (l *loop) begin(s *session) bool {
+	if !s.state.CompareAndSwap(stateIdle, stateBusy) {
+		l.giveBack(s, backEnd)
+		return false
+	}
+	s.ls.idleBy = time.Time{}
+	return true
+}
+
+// send sends the routed statement to b, its session's connection of kind.
+func (l *loop) send(s *session, b *backend, kind int32) {
+	ls := &s.ls
 	ls.q.b, ls.q.kind = b, kind
 	s.routed = true
-	if err := s.beginExec(b, p); err != nil {
+	if err := s.beginExec(b, ls.q.p); err != nil {
 		l.giveBack(s, backRelay)
 		return
 	}
 	if qt := s.srv.config().QueryTimeout; qt > 0 {
-		ls.respBy = start.Add(qt)
+		ls.respBy = ls.q.start.Add(qt)
 		l.scheduleScan()
 	}
 	ls.phase = phaseWaiting
@@ -322,7 +382,7 @@ func (l *loop) relay(s *session) {
 		l.giveBack(s, backPrimary)
 		return
 	}
-	ls.keep = s.observeQuery(q.p, q.d, q.start, res, err)
+	ls.keep = s.observeRun(q, res, err)
 	s.srv.m.loopRuns.Inc()
 	ls.q = inflight{}
 	ls.phase = phaseFlush
@@ -345,12 +405,27 @@ func (l *loop) idle(s *session) {
 }
 
 // outcome is what the router observes of statement q relayed with sum and
-// err; done is false when a replica read must run on the primary instead.
+// err; done is false when a replica read must run on the primary instead
+// (COM_QUERY only, as on the goroutine path).
 func (s *session) outcome(q *inflight, sum mysqlwire.Summary, err error) (router.Result, bool, error) {
+	if q.st != nil {
+		if err == nil {
+			q.st.ran(q.b, q.typed)
+		}
+		return s.result(q.d.Target, q.b.node, sum, err), true, err
+	}
 	if q.d.Target == router.TargetReplica {
 		return s.replicaOutcome(q.b, sum, err)
 	}
 	return s.result(router.TargetPrimary, q.b.node, sum, err), true, err
+}
+
+// observeRun observes statement q as runQuery or runExecute would.
+func (s *session) observeRun(q *inflight, res router.Result, err error) bool {
+	if q.st != nil {
+		return s.observe(q.start, res, err)
+	}
+	return s.observeQuery(q.p, q.d, q.start, res, err)
 }
 
 // resume carries on, on the session goroutine, from where the loop gave
@@ -363,13 +438,15 @@ func (s *session) resume(back loopBack) bool {
 		return s.serve(q.p)
 	case backRouted:
 		return s.endCommand(s.runQuery(q.p, q.d, q.snap, q.start))
+	case backExecRouted:
+		return s.endCommand(s.runExecute(q.st, q.p, q.d, q.start))
 	case backRelay:
 		sum, err := s.finishRelay(q.b)
 		res, done, err := s.outcome(&q, sum, err)
 		if !done {
 			res, err = s.runOnPrimary(q.p)
 		}
-		return s.endCommand(s.observeQuery(q.p, q.d, q.start, res, err))
+		return s.endCommand(s.observeRun(&q, res, err))
 	case backPrimary:
 		res, err := s.runOnPrimary(q.p)
 		return s.endCommand(s.observeQuery(q.p, q.d, q.start, res, err))

@@ -42,17 +42,21 @@ func (s *session) runQuery(p []byte, d router.Decision, snap *topology.Snapshot,
 // observeQuery tells the router and the metrics how a routed COM_QUERY p
 // went, answers err, and reports whether the session goes on.
 func (s *session) observeQuery(p []byte, d router.Decision, start time.Time, res router.Result, err error) bool {
+	keep := s.observe(start, res, err)
+	if err == nil && d.Replay && !res.Err {
+		s.remember(string(p[1:]))
+	}
+	return keep
+}
+
+// observe tells the router and the metrics how a routed statement went,
+// answers err, and reports whether the session goes on.
+func (s *session) observe(start time.Time, res router.Result, err error) bool {
 	s.routed = false
 	res.Duration = time.Since(start)
 	s.rs.Observe(res)
 	s.srv.m.observeTook(res.Target.String(), res.Duration)
-	if err != nil {
-		return s.answer(err)
-	}
-	if d.Replay && !res.Err {
-		s.remember(string(p[1:]))
-	}
-	return true
+	return err == nil || s.answer(err)
 }
 
 // runRouted runs p where d says and returns what the router must observe.

@@ -141,8 +141,12 @@ func (s *session) comExecute(p []byte) bool {
 	}
 	snap, _ := s.srv.src.Current()
 	d := s.rs.RoutePrepared(&st.rp, flags, snap, start)
+	return s.runExecute(st, p, d, start)
+}
+
+// runExecute runs EXECUTE p of st where d says and observes it.
+func (s *session) runExecute(st *stmt, p []byte, d router.Decision, start time.Time) bool {
 	s.routed = true
-	defer func() { s.routed = false }()
 	var res router.Result
 	var err error
 	if d.Target == router.TargetReplica {
@@ -164,10 +168,7 @@ func (s *session) comExecute(p []byte) bool {
 		err = mysqlwire.Errorf(router.ErrRejected, "HY000", "%s", d.Message)
 		res = router.Result{Target: router.TargetReject, Err: true, ErrCode: router.ErrRejected}
 	}
-	res.Duration = time.Since(start)
-	s.rs.Observe(res)
-	s.srv.m.observeTook(res.Target.String(), res.Duration)
-	return err == nil || s.answer(err)
+	return s.observe(start, res, err)
 }
 
 // executeOn runs an EXECUTE on the primary (no router).
@@ -231,12 +232,18 @@ func (s *session) runStmt(st *stmt, b *backend, p []byte, t router.Target) (rout
 		s.execBuf = nil // as Conn.ShrinkBuffer: a session does not keep a large packet's buffer
 	}
 	if err == nil {
-		st.last, st.long = b, nil
-		if typed {
-			st.typed[b] = true
-		}
+		st.ran(b, typed)
 	}
 	return s.result(t, b.node, sum, err), err
+}
+
+// ran records an EXECUTE of st that ran on b (with parameter types if
+// typed).
+func (st *stmt) ran(b *backend, typed bool) {
+	st.last, st.long = b, nil
+	if typed {
+		st.typed[b] = true
+	}
 }
 
 // comStmtFetch reads more rows of a cursor on the backend of the last
