@@ -230,7 +230,7 @@ func TestLoopKillWhileWaiting(t *testing.T) {
 	}
 	killer := dial()
 	// kill runs query on a session A whose backend connection is open (so
-	// that the statement waits on the loop), KILLs A by the id idOf gives
+	// that the statement waits on the loop), KILLs A by the id open returns
 	// and checks that A fails at once and the statement is gone.
 	kill := func(name, query string, open func() (id string, run func() error)) {
 		t.Run(name, func(t *testing.T) {
