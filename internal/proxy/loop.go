@@ -3,6 +3,7 @@ package proxy
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -44,7 +45,8 @@ type loop struct {
 	gens   []int32
 	free   []int32
 	events []unix.EpollEvent
-	scanAt time.Time // next deadline scan
+	scanAt time.Time     // next deadline scan
+	ran    atomic.Uint64 // statements run in place (metrics: loop_statements_total)
 }
 
 // The watched sockets of a session: token low bits.

@@ -247,7 +247,7 @@ func (l *loop) relay(s *session) {
 	ls := &s.ls
 	q := &ls.q
 	ls.respBy = time.Time{}
-	s.srv.m.loopRuns.Inc() // before the client can see the answer
+	l.ran.Add(1) // before the client can see the answer
 	sum, err := s.relay.Relay(mysqlwire.RespResult)
 	sum, err = s.endExec(q.b, sum, err)
 	res, done, err := s.outcome(q, sum, err)

@@ -314,6 +314,13 @@ func (s *Server) startLoops(n int) error {
 		s.loops = append(s.loops, l)
 	}
 	loopProcs(n)
+	loops := s.loops
+	s.m.loopRan = func() (n uint64) {
+		for _, l := range loops {
+			n += l.ran.Load()
+		}
+		return n
+	}
 	for _, l := range s.loops {
 		go l.run()
 	}
