@@ -45,8 +45,13 @@ type loop struct {
 	gens   []int32
 	free   []int32
 	events []unix.EpollEvent
-	scanAt time.Time     // next deadline scan
-	ran    atomic.Uint64 // statements run in place (metrics: loop_statements_total)
+	scanAt time.Time // next deadline scan
+	// now is read once per wake-up and stands for the time of everything
+	// done in it: statements' start and end (their latency is exact to a
+	// round of the loop, a few µs), deadlines. One clock read per round
+	// instead of two per statement.
+	now time.Time
+	ran atomic.Uint64 // statements run in place (metrics: loop_statements_total)
 }
 
 // The watched sockets of a session: token low bits.
@@ -166,6 +171,7 @@ func (l *loop) run() {
 	defer l.close()
 	for {
 		n := l.wait()
+		l.now = time.Now()
 		for i := range n {
 			ev := &l.events[i]
 			if ev.Fd == evToken {
@@ -268,7 +274,7 @@ func (l *loop) watch(s *session) {
 	l.watchBackend(s, s.prim)
 	l.watchBackend(s, s.repl)
 	if t := l.srv.config().ClientIdleTimeout; t > 0 {
-		ls.idleBy = time.Now().Add(t)
+		ls.idleBy = l.now.Add(t)
 		l.scheduleScan()
 	}
 	l.drive(s)
@@ -341,7 +347,7 @@ func (l *loop) giveBack(s *session, back loopBack) {
 // scheduleScan makes sure a deadline scan is due within deadlineScan.
 func (l *loop) scheduleScan() {
 	if l.scanAt.IsZero() {
-		l.scanAt = time.Now().Add(deadlineScan)
+		l.scanAt = l.now.Add(deadlineScan)
 	}
 }
 
@@ -351,7 +357,7 @@ func (l *loop) scanDeadlines() {
 	if l.scanAt.IsZero() {
 		return
 	}
-	now := time.Now()
+	now := l.now
 	if now.Before(l.scanAt) {
 		return
 	}

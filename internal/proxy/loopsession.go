@@ -152,12 +152,13 @@ func (s *session) outcome(q *inflight, sum mysqlwire.Summary, err error) (router
 	return s.result(router.TargetPrimary, q.b.node, sum, err), true, err
 }
 
-// observeRun observes statement q as runQuery or runExecute would.
-func (s *session) observeRun(q *inflight, res router.Result, err error) bool {
+// observeRun observes statement q, ended at end, as runQuery or
+// runExecute would.
+func (s *session) observeRun(q *inflight, end time.Time, res router.Result, err error) bool {
 	if q.st != nil {
-		return s.observe(q.start, res, err)
+		return s.observe(q.start, end, res, err)
 	}
-	return s.observeQuery(q.p, q.d, q.start, res, err)
+	return s.observeQuery(q.p, q.d, q.start, end, res, err)
 }
 
 // resume carries on, on the session goroutine, from where the loop gave
@@ -178,10 +179,10 @@ func (s *session) resume(back loopBack) bool {
 		if !done {
 			res, err = s.runOnPrimary(q.p)
 		}
-		return s.endCommand(s.observeRun(&q, res, err))
+		return s.endCommand(s.observeRun(&q, time.Now(), res, err))
 	case backPrimary:
 		res, err := s.runOnPrimary(q.p)
-		return s.endCommand(s.observeQuery(q.p, q.d, q.start, res, err))
+		return s.endCommand(s.observeQuery(q.p, q.d, q.start, time.Now(), res, err))
 	case backFlush:
 		return s.c.FlushPending() == nil && s.endCommand(s.ls.keep)
 	case backEnd:

@@ -136,7 +136,7 @@ func (l *loop) query(s *session, p []byte) {
 		return
 	}
 	q := &s.ls.q
-	q.start = time.Now()
+	q.start = l.now
 	q.snap, _ = s.srv.src.Current()
 	_, q.d = s.rs.RouteQuery(p[1:], q.snap, q.start)
 	b, kind := s.readyFor(q.d, q.snap)
@@ -162,7 +162,7 @@ func (l *loop) execute(s *session, p []byte) {
 	}
 	st.noteTypes(p)
 	q := &s.ls.q
-	q.start, q.st, q.typed = time.Now(), st, st.sendsTypes(p)
+	q.start, q.st, q.typed = l.now, st, st.sendsTypes(p)
 	q.snap, _ = s.srv.src.Current()
 	q.d = s.rs.RoutePrepared(&st.rp, 0, q.snap, q.start)
 	b, kind := s.readyFor(q.d, q.snap)
@@ -255,7 +255,7 @@ func (l *loop) relay(s *session) {
 		l.giveBack(s, backPrimary)
 		return
 	}
-	ls.keep = s.observeRun(q, res, err)
+	ls.keep = s.observeRun(q, l.now, res, err)
 	ls.q = inflight{}
 	ls.phase = phaseFlush
 	ls.cout = true // try
@@ -271,7 +271,7 @@ func (l *loop) idle(s *session) {
 	}
 	ls.phase = phaseIdle
 	if t := l.srv.config().ClientIdleTimeout; t > 0 {
-		ls.idleBy = time.Now().Add(t)
+		ls.idleBy = l.now.Add(t)
 		l.scheduleScan()
 	}
 }

@@ -36,24 +36,26 @@ func (s *session) comQuery(p []byte) bool {
 func (s *session) runQuery(p []byte, d router.Decision, snap *topology.Snapshot, start time.Time) bool {
 	s.routed = true
 	res, err := s.runRouted(d, p, snap)
-	return s.observeQuery(p, d, start, res, err)
+	return s.observeQuery(p, d, start, time.Now(), res, err)
 }
 
 // observeQuery tells the router and the metrics how a routed COM_QUERY p
-// went, answers err, and reports whether the session goes on.
-func (s *session) observeQuery(p []byte, d router.Decision, start time.Time, res router.Result, err error) bool {
-	keep := s.observe(start, res, err)
+// that ran from start to end went, answers err, and reports whether the
+// session goes on.
+func (s *session) observeQuery(p []byte, d router.Decision, start, end time.Time, res router.Result, err error) bool {
+	keep := s.observe(start, end, res, err)
 	if err == nil && d.Replay && !res.Err {
 		s.remember(string(p[1:]))
 	}
 	return keep
 }
 
-// observe tells the router and the metrics how a routed statement went,
-// answers err, and reports whether the session goes on.
-func (s *session) observe(start time.Time, res router.Result, err error) bool {
+// observe tells the router and the metrics how a routed statement that
+// ran from start to end went, answers err, and reports whether the session
+// goes on.
+func (s *session) observe(start, end time.Time, res router.Result, err error) bool {
 	s.routed = false
-	res.Duration = time.Since(start)
+	res.Duration = end.Sub(start)
 	s.rs.Observe(res)
 	s.srv.m.observeTook(res.Target.String(), res.Duration)
 	return err == nil || s.answer(err)

@@ -168,7 +168,7 @@ func (s *session) runExecute(st *stmt, p []byte, d router.Decision, start time.T
 		err = mysqlwire.Errorf(router.ErrRejected, "HY000", "%s", d.Message)
 		res = router.Result{Target: router.TargetReject, Err: true, ErrCode: router.ErrRejected}
 	}
-	return s.observe(start, res, err)
+	return s.observe(start, time.Now(), res, err)
 }
 
 // executeOn runs an EXECUTE on the primary (no router).
