@@ -78,10 +78,9 @@ func (c *Conn) Buffered() int { return c.br.Buffered() }
 func (c *Conn) BufferFull() bool { return c.br.Buffered() == c.br.Size() }
 
 // ScanBufferedResult runs ScanResult over c's read buffer.
-func (c *Conn) ScanBufferedResult(serverCaps uint32, cacheMetadata bool) ResultScan {
+func (c *Conn) ScanBufferedResult(serverCaps uint32, cacheMetadata bool) (ResultScan, int) {
 	b, _ := c.br.Peek(c.br.Buffered())
-	r, _ := ScanResult(b, serverCaps, cacheMetadata)
-	return r
+	return ScanResult(b, serverCaps, cacheMetadata)
 }
 
 // Pending reports whether non-blocking writes kept bytes that are not sent

@@ -24,6 +24,12 @@ const (
 // still rejects, for instance, an OK packet whose info or session state block
 // is malformed, or a packet larger than its read buffer.
 func ScanResult(b []byte, serverCaps uint32, cacheMetadata bool) (ResultScan, int) {
+	return scanResult(b, serverCaps, cacheMetadata, nil)
+}
+
+// scanResult is ScanResult; w, if not nil, is shown every OK, EOF and ERR
+// packet that ends a result or result set (see RelayWhole).
+func scanResult(b []byte, serverCaps uint32, cacheMetadata bool, w *wholeSummary) (ResultScan, int) {
 	i := 0
 	for {
 		p, end, r := scanPacket(b, i)
@@ -35,17 +41,19 @@ func ScanResult(b []byte, serverCaps uint32, cacheMetadata bool) (ResultScan, in
 		case len(p) == 0:
 			return ScanStream, 0
 		case p[0] == iERR:
+			w.err(p)
 			return ScanComplete, end
 		case p[0] == iOK:
 			st, ok := scanOKStatus(p)
 			if !ok {
 				return ScanStream, 0
 			}
+			w.ok(p, serverCaps)
 			more, i = st&StatusMoreResults != 0, end
 		case p[0] == iLocalInfile:
 			return ScanStream, 0
 		default:
-			if r, i, more = scanResultSet(b, end, p, serverCaps, cacheMetadata); r != ScanComplete {
+			if r, i, more = scanResultSet(b, end, p, serverCaps, cacheMetadata, w); r != ScanComplete {
 				return r, 0
 			}
 		}
@@ -58,7 +66,7 @@ func ScanResult(b []byte, serverCaps uint32, cacheMetadata bool) (ResultScan, in
 // scanResultSet follows one result set whose column-count payload is p and
 // whose column definitions start at b[i:]. With ScanComplete it returns where
 // the result set ends and whether more results follow.
-func scanResultSet(b []byte, i int, p []byte, serverCaps uint32, cacheMetadata bool) (ResultScan, int, bool) {
+func scanResultSet(b []byte, i int, p []byte, serverCaps uint32, cacheMetadata bool, w *wholeSummary) (ResultScan, int, bool) {
 	ncol, k, _, err := readLenenc(p)
 	if err != nil || ncol == 0 || ncol > 1<<16 || (cacheMetadata && len(p) <= k) {
 		return ScanStream, 0, false
@@ -83,6 +91,7 @@ func scanResultSet(b []byte, i int, p []byte, serverCaps uint32, cacheMetadata b
 		if !ok {
 			return ScanStream, 0, false
 		}
+		w.eof(p)
 		i = end
 		if st&StatusCursorExists != 0 {
 			return ScanComplete, i, st&StatusMoreResults != 0
@@ -97,6 +106,7 @@ func scanResultSet(b []byte, i int, p []byte, serverCaps uint32, cacheMetadata b
 		switch {
 		case len(p) == 0: // a row
 		case p[0] == iERR: // scanPacket let through only packets under MaxPayload
+			w.err(p)
 			return ScanComplete, i, false
 		case isTerminator(p[0], len(p)):
 			var st uint16
@@ -108,6 +118,11 @@ func scanResultSet(b []byte, i int, p []byte, serverCaps uint32, cacheMetadata b
 			}
 			if !ok {
 				return ScanStream, 0, false
+			}
+			if deprecateEOF {
+				w.ok(p, serverCaps)
+			} else {
+				w.eof(p)
 			}
 			return ScanComplete, i, st&StatusMoreResults != 0
 		}

@@ -78,9 +78,9 @@ func (l *loop) answer(s *session) bool {
 	q := &ls.q
 	conn := q.b.conn
 	for {
-		switch conn.ScanBufferedResult(conn.Caps, s.relay.CacheMetadata) {
+		switch r, n := conn.ScanBufferedResult(conn.Caps, s.relay.CacheMetadata); r {
 		case mysqlwire.ScanComplete:
-			l.relay(s)
+			l.relay(s, n)
 			return true
 		case mysqlwire.ScanStream:
 			l.giveBack(s, backRelay)
@@ -241,14 +241,14 @@ func (s *session) synced(b *backend) bool {
 	return (s.schema == "" || b.schema == s.schema) && b.applied == len(s.history) && b.option == s.option
 }
 
-// relay relays the whole answer in the buffer and ends the statement as
-// runQuery would.
-func (l *loop) relay(s *session) {
+// relay relays the whole answer, the first n bytes in the buffer, and ends
+// the statement as runQuery would.
+func (l *loop) relay(s *session, n int) {
 	ls := &s.ls
 	q := &ls.q
 	ls.respBy = time.Time{}
 	l.ran.Add(1) // before the client can see the answer
-	sum, err := s.relay.Relay(mysqlwire.RespResult)
+	sum, err := s.relay.RelayWhole(n)
 	sum, err = s.endExec(q.b, sum, err)
 	res, done, err := s.outcome(q, sum, err)
 	if !done {
