@@ -57,9 +57,18 @@ func runRelay(t testing.TB, server []byte, kind Response, serverCaps, clientCaps
 // are set here).
 func runRelayWith(t testing.TB, server []byte, kind Response, r Relay) ([]byte, Summary, error) {
 	t.Helper()
+	got := relayPipes(t, server, &r)
+	sum, err := r.Relay(kind)
+	r.Client.Close()
+	return <-got, sum, err
+}
+
+// relayPipes connects r to a server that sends server and then closes, and
+// to a client whose bytes arrive on the channel once r.Client is closed.
+func relayPipes(t testing.TB, server []byte, r *Relay) <-chan []byte {
 	srvA, srvB := net.Pipe()
 	cliA, cliB := net.Pipe()
-	defer srvA.Close()
+	t.Cleanup(func() { srvA.Close() })
 	_ = srvA.SetDeadline(time.Now().Add(5 * time.Second))
 	_ = cliA.SetDeadline(time.Now().Add(5 * time.Second))
 	go func() {
@@ -72,9 +81,7 @@ func runRelayWith(t testing.TB, server []byte, kind Response, r Relay) ([]byte, 
 		got <- b
 	}()
 	r.Server, r.Client = NewClientConn(srvA), NewServerConn(cliA)
-	sum, err := r.Relay(kind)
-	cliA.Close()
-	return <-got, sum, err
+	return got
 }
 
 const (

@@ -2,32 +2,15 @@ package mysqlwire
 
 import (
 	"bytes"
-	"io"
-	"net"
 	"reflect"
 	"testing"
-	"time"
 )
 
 // runRelayWhole buffers server in a server connection's read buffer and
 // returns what RelayWhole(len(server)-tail) sent the client.
 func runRelayWhole(t *testing.T, server []byte, n int, r Relay) ([]byte, Summary, error) {
 	t.Helper()
-	srvA, srvB := net.Pipe()
-	cliA, cliB := net.Pipe()
-	defer srvA.Close()
-	_ = srvA.SetDeadline(time.Now().Add(5 * time.Second))
-	_ = cliA.SetDeadline(time.Now().Add(5 * time.Second))
-	go func() {
-		_, _ = srvB.Write(server)
-		srvB.Close()
-	}()
-	got := make(chan []byte, 1)
-	go func() {
-		b, _ := io.ReadAll(cliB)
-		got <- b
-	}()
-	r.Server, r.Client = NewClientConn(srvA), NewServerConn(cliA)
+	got := relayPipes(t, server, &r)
 	if _, err := r.Server.br.Peek(len(server)); err != nil {
 		t.Fatalf("buffering the answer: %v", err)
 	}
@@ -35,7 +18,7 @@ func runRelayWhole(t *testing.T, server []byte, n int, r Relay) ([]byte, Summary
 	if err == nil {
 		err = r.Client.Flush() // nothing buffered on the plain path
 	}
-	cliA.Close()
+	r.Client.Close()
 	return <-got, sum, err
 }
 

@@ -180,9 +180,7 @@ func TestReadsDuringFailover(t *testing.T) {
 
 func TestPreparedStatementsSurviveFailover(t *testing.T) {
 	h := newHarness(t, 1, nil)
-	app := h.app()
-	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
-	db.SetMaxOpenConns(1)
+	db := h.appSession()
 	sandboxtest.Exec(t, db, "CREATE TABLE pf (id INT PRIMARY KEY)")
 	ins, err := db.Prepare("INSERT INTO pf VALUES (?)")
 	if err != nil {

@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"context"
 	"database/sql"
 	"os"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/internal/config"
+	"vigil/internal/mysqlwire"
 	"vigil/internal/pool"
 	"vigil/internal/proxy"
 	"vigil/internal/proxy/proxytest"
@@ -107,4 +109,26 @@ func (h *harness) app() config.Credentials { return h.c.App() }
 func (h *harness) catchUp(replica string) {
 	h.t.Helper()
 	sandboxtest.WaitReplicated(h.t, h.c, 10*time.Second, "db1", replica)
+}
+
+// appSession opens a pool of one connection through the proxy as the
+// application user, in the cluster's database.
+func (h *harness) appSession() *sql.DB {
+	app := h.app()
+	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
+	db.SetMaxOpenConns(1)
+	return db
+}
+
+// dialApp logs in to the proxy as the application user with mysqlwire's
+// client; the connection is closed at cleanup.
+func (h *harness) dialApp() *mysqlwire.ClientConn {
+	h.t.Helper()
+	app := h.app()
+	c, err := mysqlwire.Dial(context.Background(), mysqlwire.DialConfig{Addr: h.addr, User: app.User, Password: app.Password})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -220,14 +220,7 @@ func TestLoopRunsStatementsInPlace(t *testing.T) {
 func TestLoopKillWhileWaiting(t *testing.T) {
 	h := newHarness(t, 0, nil)
 	app := h.app()
-	dial := func() *mysqlwire.ClientConn {
-		c, err := mysqlwire.Dial(context.Background(), mysqlwire.DialConfig{Addr: h.addr, User: app.User, Password: app.Password})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	dial := h.dialApp
 	killer := dial()
 	// kill runs query on a session A whose backend connection is open (so
 	// that the statement waits on the loop), KILLs A by the id open returns

@@ -111,15 +111,7 @@ func TestAuthentication(t *testing.T) {
 
 func TestKill(t *testing.T) {
 	h := newHarness(t, 0, nil)
-	app := h.app()
-	dial := func() *mysqlwire.ClientConn {
-		c, err := mysqlwire.Dial(context.Background(), mysqlwire.DialConfig{Addr: h.addr, User: app.User, Password: app.Password})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	dial := h.dialApp
 	victim, killer := dial(), dial()
 	done := make(chan error, 1)
 	start := time.Now()
@@ -221,9 +213,7 @@ func TestTLS(t *testing.T) {
 
 func TestQueryTimeout(t *testing.T) {
 	h := newHarness(t, 0, func(c *config.Config) { c.Proxy.QueryTimeout = 300 * time.Millisecond })
-	app := h.app()
-	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
-	db.SetMaxOpenConns(1)
+	db := h.appSession()
 	start := time.Now()
 	_, err := db.Exec("SELECT SLEEP(5)")
 	if mysqlErrNo(err) != 1969 {
