@@ -12,25 +12,28 @@ import (
 )
 
 // loop is the event-loop data path (proxy.data_path: loop). Between
-// commands a session hands itself to the loop and its goroutine waits. The
+// commands a session hands itself to a loop and its goroutine waits. The
 // loop watches the session's sockets in its own edge-triggered epoll set
 // and runs the common case in place, without waking the goroutine: a
-// COM_QUERY that routes to a backend connection the session already holds,
-// checked and in sync, whose whole answer arrives within the connection's
-// read buffer (mysqlwire.ScanResult). Everything else goes back to the
-// goroutine at the step where it stands (loopBack), with what was already
-// read: other commands, opening or checking a backend, causal waits, large
-// results (streamed by the goroutine with backpressure), LOCAL INFILE,
-// failures and timeouts.
+// COM_QUERY or COM_STMT_EXECUTE that routes to a backend connection the
+// session already holds, checked and in sync, whose whole answer arrives
+// within the connection's read buffer (mysqlwire.ScanResult). Everything
+// else goes back to the goroutine at the step where it stands (loopBack),
+// with what was already read: other commands, opening or checking a
+// backend, causal waits, large results (streamed by the goroutine with
+// backpressure), LOCAL INFILE, failures and timeouts.
 //
-// The sockets of a session on the loop are out of Go's network poller
-// (mysqlwire.Conn.Detach): the runtime's poller would otherwise wake for
-// every packet as well. Waits made by the goroutine use poll(2).
+// Each loop runs on a locked OS thread and blocks in a raw epoll_pwait,
+// keeping its P (see wait). The sockets of a session on a loop are out of
+// Go's network poller (mysqlwire.Conn.Detach): the runtime's poller would
+// otherwise wake for every packet as well. Waits made by the goroutine use
+// poll(2).
 //
 // A statement on the loop runs the same code as on the goroutine
-// (beginExec, Relay, endExec, observeQuery, endCommand); reads never wait
-// (the answer is complete in the buffer before Relay runs) and writes that
-// would block are kept and sent when the socket is writable.
+// (beginExec, endExec, observe, endCommand; the answer goes out through
+// Relay.RelayWhole); reads never wait (the answer is complete in the buffer
+// before it is relayed) and writes that would block are kept and sent when
+// the socket is writable.
 type loop struct {
 	srv  *Server
 	epfd int
