@@ -71,9 +71,6 @@ func (c *Conn) BufferedPacket() (whole, fits bool) {
 	return br.Buffered() >= 4+n, true
 }
 
-// Buffered returns the number of bytes in c's read buffer.
-func (c *Conn) Buffered() int { return c.br.Buffered() }
-
 // BufferFull reports whether c's read buffer can take no more bytes.
 func (c *Conn) BufferFull() bool { return c.br.Buffered() == c.br.Size() }
 

@@ -85,9 +85,6 @@ func (c *rawConn) Close() error {
 	return c.Conn.Close()
 }
 
-// SyscallConn returns the connection's RawConn (its owner's to use).
-func (c *rawConn) SyscallConn() (syscall.RawConn, error) { return c.rc, nil }
-
 func (c *rawConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
