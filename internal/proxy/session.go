@@ -90,17 +90,17 @@ func (s *session) run() {
 		s.log.Debug("login failed", "err", err)
 		return
 	}
-	for {
-		keep := false
-		if s.loopable() {
-			keep = s.resume(s.ls.loop.serve(s))
-		} else {
-			keep = s.serveOne()
-		}
-		if !keep {
-			return
-		}
+	for s.next() {
 	}
+}
+
+// next serves the next command, on the session's event loop if it can;
+// false ends the session.
+func (s *session) next() bool {
+	if s.loopable() {
+		return s.resume(s.ls.loop.serve(s))
+	}
+	return s.serveOne()
 }
 
 // serveOne reads and answers one command; false ends the session.
