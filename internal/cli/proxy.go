@@ -173,6 +173,9 @@ func runProxy(ctx context.Context, fl proxyFlags, log *slog.Logger) error {
 	if fl.listen != "" {
 		cfg.Proxy.Listen = fl.listen
 	}
+	// The runtime's own GOMAXPROCS, before setThreads changes it, is the
+	// CPUs this process may use (a container's CPU limit included).
+	cfg.Proxy.Loops = cfg.Proxy.LoopsFor(runtime.GOMAXPROCS(0))
 	setThreads(&cfg.Proxy, log)
 	parts, err := buildProxy(cfg, log)
 	if err != nil {

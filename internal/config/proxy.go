@@ -63,8 +63,9 @@ type Proxy struct {
 	// I/O on its goroutine.
 	DataPath string `yaml:"data_path,omitempty"`
 	// Loops is the number of event loops of data_path loop (0, the
-	// default: one per CPU, as HAProxy's threads). Each keeps an OS thread,
-	// on top of threads, and spreads sessions over the CPUs.
+	// default: one per CPU the process may use, cgroup limits included, as
+	// HAProxy's threads). Each keeps an OS thread, on top of threads, and
+	// spreads sessions over the CPUs.
 	Loops int `yaml:"loops,omitempty"`
 	// TLSCert and TLSKey are PEM files; when set, clients may use TLS.
 	TLSCert string `yaml:"tls_cert,omitempty"`
@@ -136,8 +137,13 @@ func (p *Proxy) Validate() error {
 			return fmt.Errorf("durations must not be negative")
 		}
 	}
-	if p.MaxConnections < 0 || p.PoolMaxPerServer < 0 || p.PoolMaxIdle < 0 || p.Threads < 0 {
+	if p.MaxConnections < 0 || p.PoolMaxPerServer < 0 || p.PoolMaxIdle < 0 || p.Threads < 0 || p.Loops < 0 {
 		return fmt.Errorf("limits must not be negative")
+	}
+	switch p.DataPath {
+	case "", "loop", "goroutines":
+	default:
+		return fmt.Errorf("data_path %q: want loop or goroutines", p.DataPath)
 	}
 	if (p.TLSCert == "") != (p.TLSKey == "") {
 		return fmt.Errorf("tls_cert and tls_key must be set together")
@@ -157,6 +163,15 @@ func (p *Proxy) Validate() error {
 		return fmt.Errorf("pool_min_idle %d: want 0 to pool_max_idle (%d)", *p.PoolMinIdle, p.PoolMaxIdle)
 	}
 	return nil
+}
+
+// LoopsFor is the number of event loops on a host where the proxy may use
+// cpus CPUs: Loops, or when it is 0 one per CPU.
+func (p *Proxy) LoopsFor(cpus int) int {
+	if p.Loops > 0 {
+		return p.Loops
+	}
+	return max(1, cpus)
 }
 
 // ThreadsFor is the proxy's thread count on a host with numCPU CPUs:
