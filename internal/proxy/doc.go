@@ -16,7 +16,7 @@
 //     using.
 //   - Responses are relayed raw by mysqlwire.Relay: rows and column
 //     definitions are never decoded.
-//   - loop (loop*.go, Config.DataPath "loop", the default): event loops on
+//   - loop (loop*.go, Config.DataPath "loop", opt-in): event loops on
 //     threads of their own. Between commands a session's goroutine parks
 //     and its loop watches the sockets; a COM_QUERY or EXECUTE that can run
 //     on a connection the session holds, with an answer that fits a read

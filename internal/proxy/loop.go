@@ -196,18 +196,27 @@ func (l *loop) run() {
 }
 
 // wait returns the number of events ready, blocking up to the next
-// deadline scan. It blocks in a raw system call: the loop's goroutine keeps
-// its P and its thread, as a C event loop would, instead of the runtime
-// handing the P to another thread and back around every wait (which costs
-// more than the wait at tens of thousands of wake-ups a second). New raised
-// GOMAXPROCS by one per loop for that (loopProcs).
+// deadline scan. It first polls without blocking, as a raw system call:
+// under load there are events, and the loop keeps its P and its thread as
+// a C event loop would. Only when nothing is ready does it block, through
+// the runtime, so that the runtime can hand the loop's P to goroutines
+// queued on it while the loop sleeps (a goroutine the loop readied, or
+// one a preemption left there); blocking in a raw call instead left them
+// waiting for the next preemption, 10 ms and more under load.
 func (l *loop) wait() int {
-	timeout := -1
-	if !l.scanAt.IsZero() {
-		timeout = max(int(time.Until(l.scanAt)/time.Millisecond)+1, 0)
-	}
 	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd),
-		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(timeout), 0, 0)
+		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+	if e == 0 && r > 0 {
+		return int(r)
+	}
+	if e == 0 {
+		timeout := -1
+		if !l.scanAt.IsZero() {
+			timeout = max(int(time.Until(l.scanAt)/time.Millisecond)+1, 0)
+		}
+		r, _, e = syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd),
+			uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(timeout), 0, 0)
+	}
 	switch e {
 	case 0:
 		return int(r)
