@@ -10,7 +10,8 @@
 # and the means with their ratio to HAProxy's.
 #
 # Usage: bench/floor.sh            (from the repository root)
-# Knobs: DUR=seconds per run (8), THREADS="1 32", ROUNDS=5, PS=disable
+# Knobs: DUR=seconds per run (8), THREADS="1 32", ROUNDS=5, PS=disable,
+#        DATA_PATH=loop|goroutines (vigil's proxy.data_path; default: vigil's)
 set -euo pipefail
 
 DUR=${DUR:-8}

@@ -4,7 +4,8 @@
 #   bench_sandbox             build vigil into $WORK, start a one-server sandbox,
 #                             set DB_ADDR and DB_PORT, clean up on exit
 #   bench_vigil PORT HTTPPORT start `vigil proxy` (standalone) on PORT, set VPID,
-#                             wait for its health endpoint
+#                             wait for its health endpoint; DATA_PATH=loop or
+#                             goroutines sets proxy.data_path (default: vigil's)
 #   bench_haproxy PORT        start HAProxy in TCP mode on PORT
 #   bench_sysbench_prepare    create the sysbench tables ($SB holds the options)
 # Processes started are in PIDS and killed on exit, with the sandbox.
@@ -38,6 +39,9 @@ bench_vigil() {
 		-e "s/^  listen: .*/  listen: 127.0.0.1:$1/" \
 		-e "s/^  http_listen: .*/  http_listen: 127.0.0.1:$2/" \
 		"$WORK/sb/vigil.yaml" > "$WORK/vigil.yaml"
+	if [ -n "${DATA_PATH:-}" ]; then
+		sed -i "s/^proxy:$/proxy:\n  data_path: $DATA_PATH/" "$WORK/vigil.yaml"
+	fi
 	"$WORK/vigil" proxy --config "$WORK/vigil.yaml" 2>"$WORK/proxy.log" &
 	VPID=$!
 	PIDS+=("$VPID")

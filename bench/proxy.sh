@@ -9,7 +9,8 @@
 # RSS.
 #
 # Usage: bench/proxy.sh            (from the repository root)
-# Knobs: DUR=seconds per run (10), THREADS="1 16 32 64", TESTS="oltp_point_select
+# Knobs: DATA_PATH=loop|goroutines (vigil's proxy.data_path; default: vigil's),
+#        DUR=seconds per run (10), THREADS="1 16 32 64", TESTS="oltp_point_select
 #        oltp_read_only", PSMODES="disable auto", IDLE=10000, ROUNDS=1
 set -euo pipefail
 
