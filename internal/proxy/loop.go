@@ -23,8 +23,9 @@ import (
 // backend, causal waits, large results (streamed by the goroutine with
 // backpressure), LOCAL INFILE, failures and timeouts.
 //
-// Each loop runs on a locked OS thread and blocks in a raw epoll_pwait,
-// keeping its P (see wait). The sockets of a session on a loop are out of
+// Each loop runs on a locked OS thread with a P of its own (GOMAXPROCS
+// grows by one per loop), polls epoll_pwait with raw system calls and
+// blocks through the runtime only when nothing is ready (see wait). The sockets of a session on a loop are out of
 // Go's network poller (mysqlwire.Conn.Detach): the runtime's poller would
 // otherwise wake for every packet as well. Waits made by the goroutine use
 // poll(2).
@@ -170,7 +171,7 @@ func (l *loop) signal() {
 
 // run is the loop's goroutine.
 func (l *loop) run() {
-	runtime.LockOSThread() // the loop keeps its thread and its P (see wait)
+	runtime.LockOSThread() // the loop keeps its thread (see wait)
 	defer l.close()
 	for {
 		n := l.wait()

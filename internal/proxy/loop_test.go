@@ -407,9 +407,7 @@ func TestLoopClientIdleTimeout(t *testing.T) {
 
 func TestLoopPipelinedCommands(t *testing.T) {
 	h := newHarness(t, 0, nil)
-	app := h.app()
-	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
-	db.SetMaxOpenConns(1)
+	db := h.appSession()
 	sandboxtest.Exec(t, db, "CREATE TABLE pl (id INT PRIMARY KEY, v INT)")
 	for i := range 20 {
 		sandboxtest.Exec(t, db, fmt.Sprintf("INSERT INTO pl VALUES (%d, %d)", i, i*i))
@@ -443,11 +441,7 @@ func TestLoopPipelinedCommands(t *testing.T) {
 	t.Logf("loop ran %v statements in place (1000 text queries and 50 executes)", got)
 
 	// Two to four queries in one write: the answers come back in order.
-	c, err := mysqlwire.Dial(context.Background(), mysqlwire.DialConfig{Addr: h.addr, User: app.User, Password: app.Password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := h.dialApp()
 	if _, err := c.Query("SELECT 0"); err != nil { // opens the backend connection
 		t.Fatal(err)
 	}
