@@ -33,6 +33,7 @@ type Engine struct {
 	mon     Observer
 	act     *actor
 	pub     *topology.Publisher
+	follow  *topology.Followers // proxies long-polling pub (the API's topology.Handler records them)
 	journal *topology.Journal
 	det     *Detector
 
@@ -70,6 +71,7 @@ func New(cfg Config, mon Observer, log *slog.Logger) (*Engine, error) {
 		health: Assessment{Health: "none"}}
 	e.act = newActor(&e.cfg)
 	e.pub = topology.NewPublisher(&topology.Snapshot{Epoch: st.Epoch, Primary: st.Primary})
+	e.follow = topology.NewFollowers()
 	if st.Epoch > 0 {
 		e.event("restart", st.Primary, fmt.Sprintf("state loaded: epoch %d, primary %q, operation %q", st.Epoch, st.Primary, st.Op), nil)
 	}
@@ -78,6 +80,10 @@ func New(cfg Config, mon Observer, log *slog.Logger) (*Engine, error) {
 
 // Current implements topology.Source.
 func (e *Engine) Current() (*topology.Snapshot, <-chan struct{}) { return e.pub.Current() }
+
+// Followers returns the registry of proxies following the engine's
+// snapshots; the API's topology handler records their polls in it.
+func (e *Engine) Followers() *topology.Followers { return e.follow }
 
 // Events returns the journal's events with Seq > after.
 func (e *Engine) Events(after uint64) []topology.Event { return e.journal.Since(after) }

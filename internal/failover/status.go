@@ -14,7 +14,7 @@ func (e *Engine) Status() topology.Status {
 	s := topology.Status{
 		Cluster: e.cfg.Cluster, Epoch: st.Epoch, Primary: st.Primary, SemiSync: st.SemiSync,
 		Operation: st.Op, Health: string(health.Health), AutoFailover: e.cfg.AutoFailover,
-		LastFailover: st.LastFailover, Failovers: failovers,
+		LastFailover: st.LastFailover, Failovers: failovers, Followers: e.follow.List(),
 	}
 	if st.Primary == "" {
 		s.Health = "none"

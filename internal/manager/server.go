@@ -33,6 +33,8 @@ import (
 type Engine interface {
 	topology.Source
 	Status() topology.Status
+	// Followers records the proxies polling the topology (may be nil).
+	Followers() *topology.Followers
 	Events(after uint64) []topology.Event
 	Switchover(ctx context.Context, to string) (topology.OpResult, error)
 	Failover(ctx context.Context, to string) (topology.OpResult, error)
@@ -78,7 +80,7 @@ func New(cfg Config, eng Engine, reg *prometheus.Registry, log *slog.Logger) (*S
 func (s *Server) Handler() http.Handler { return s.mux }
 
 func (s *Server) routes() {
-	s.mux.Handle("GET /api/v1/topology", topology.Handler(s.eng))
+	s.mux.Handle("GET /api/v1/topology", topology.Handler(s.eng, s.eng.Followers()))
 	s.mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, s.eng.Status()) })
 	s.mux.HandleFunc("GET /api/v1/events", s.events)
 	s.mux.HandleFunc("POST /api/v1/switchover", s.switchover)

@@ -47,7 +47,8 @@ func (f *fakeEngine) Switchover(_ context.Context, to string) (topology.OpResult
 func (f *fakeEngine) Failover(_ context.Context, to string) (topology.OpResult, error) {
 	return topology.OpResult{Kind: "failover", From: "db1", To: to}, nil
 }
-func (f *fakeEngine) Ack() { f.acked = true }
+func (f *fakeEngine) Ack()                           { f.acked = true }
+func (f *fakeEngine) Followers() *topology.Followers { return nil }
 
 func newTestServer(t *testing.T) (*fakeEngine, *httptest.Server) {
 	t.Helper()

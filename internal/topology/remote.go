@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -15,10 +17,12 @@ import (
 // Remote is a Source that follows a manager's GET /api/v1/topology by long
 // polling. While the manager is unreachable it keeps the last snapshot (the
 // proxy still checks read_only itself before writing) and retries with a
-// short backoff. Run owns the polling; Current and Contact are safe from any
-// goroutine.
+// short backoff. Every request names the Remote by a per-process follower
+// id (ID) so that the manager knows which snapshot it has taken. Run owns
+// the polling; Current and Contact are safe from any goroutine.
 type Remote struct {
 	base   string
+	id     string
 	log    *slog.Logger
 	client *http.Client
 	wait   time.Duration
@@ -39,12 +43,26 @@ func NewRemote(managerURL string, log *slog.Logger) (*Remote, error) {
 	const wait = 20 * time.Second
 	return &Remote{
 		base:   strings.TrimRight(managerURL, "/"),
+		id:     followerName(),
 		log:    log,
 		client: &http.Client{Timeout: wait + 5*time.Second},
 		wait:   wait,
 		pub:    NewPublisher(&Snapshot{}),
 	}, nil
 }
+
+// followerName returns <hostname>-<pid>-<4 random hex digits>: readable in
+// the manager's status, and unique per process.
+func followerName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "proxy"
+	}
+	return fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), rand.Uint32N(1<<16))
+}
+
+// ID returns the follower id this Remote sends to the manager.
+func (r *Remote) ID() string { return r.id }
 
 // Current implements Source. Before the first contact it returns an empty
 // snapshot (Version 0, no primary).
@@ -107,9 +125,9 @@ func (r *Remote) take(snap *Snapshot, seen uint64) {
 }
 
 func (r *Remote) fetch(ctx context.Context, after uint64) (*Snapshot, error) {
-	u := r.base + "/api/v1/topology"
+	u := r.base + "/api/v1/topology?follower=" + url.QueryEscape(r.id)
 	if after > 0 {
-		u += fmt.Sprintf("?after=%d&wait=%s", after, r.wait)
+		u += fmt.Sprintf("&after=%d&wait=%s", after, r.wait)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {

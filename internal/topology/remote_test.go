@@ -13,7 +13,7 @@ import (
 func TestRemoteFollowsPublisherByLongPoll(t *testing.T) {
 	pub := NewPublisher(&Snapshot{Epoch: 1, Version: 10, Primary: "db1"})
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/topology", Handler(pub))
+	mux.Handle("/api/v1/topology", Handler(pub, nil))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
@@ -40,7 +40,7 @@ func TestRemoteFollowsPublisherByLongPoll(t *testing.T) {
 
 func TestRemoteKeepsLastSnapshotWhenManagerGoes(t *testing.T) {
 	pub := NewPublisher(&Snapshot{Epoch: 4, Version: 7, Primary: "db3"})
-	srv := httptest.NewServer(Handler(pub))
+	srv := httptest.NewServer(Handler(pub, nil))
 	r, err := NewRemote(srv.URL, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestRemoteIgnoresOlderEpoch(t *testing.T) {
 
 func TestHandlerLongPollTimesOut(t *testing.T) {
 	pub := NewPublisher(&Snapshot{Epoch: 1, Version: 5})
-	srv := httptest.NewServer(Handler(pub))
+	srv := httptest.NewServer(Handler(pub, nil))
 	defer srv.Close()
 	start := time.Now()
 	resp, err := http.Get(srv.URL + "?after=5&wait=150ms")

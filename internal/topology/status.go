@@ -21,6 +21,9 @@ type Status struct {
 	// Failovers counts failovers this manager process completed.
 	Failovers int          `json:"failovers"`
 	Nodes     []NodeStatus `json:"nodes"`
+	// Followers are the proxies long-polling the manager's topology, as
+	// recorded by Followers.
+	Followers []FollowerStatus `json:"followers,omitempty"`
 }
 
 // NodeStatus is one server in a Status.
