@@ -137,6 +137,18 @@ func TestSwitchoverThroughProxyUnderLoad(t *testing.T) {
 	if wl.errors != 0 {
 		t.Errorf("%d client errors during switchovers (%q), want none", wl.errors, wl.errs)
 	}
+	// Each switchover waited for the proxy (a follower of the manager) to
+	// acknowledge the hold instead of only sleeping.
+	waited := 0
+	for _, ev := range m.eng.Events(0) {
+		if ev.Kind == "hold_acked" || ev.Kind == "hold_unacked" {
+			waited++
+			t.Logf("%s: %s %v", ev.Kind, ev.Message, ev.Fields)
+		}
+	}
+	if waited != 2 {
+		t.Errorf("%d switchovers waited for the proxy's acknowledgement, want 2", waited)
+	}
 	checkAllPresent(t, sandboxtest.OpenDB(t, c.AdminDSN("db1")), wl.acked)
 	if len(wl.acked) == 0 {
 		t.Fatal("no write was acknowledged")

@@ -12,7 +12,8 @@ import (
 
 // Switchover hands the primary role to another replica without losing a
 // write (`vigil switchover [--to NODE]`): hold writes (epoch with no
-// primary), let running statements finish for up to SwitchoverGrace, set
+// primary), wait until the proxies following the manager took the hold and
+// let running statements finish, both within SwitchoverGrace, set
 // read_only on the old primary and kill its remaining connections, wait
 // until the candidate applied everything, promote it, publish, then make
 // the old primary a replica of it. On failure before promotion the old
@@ -40,8 +41,11 @@ func (e *Engine) Switchover(ctx context.Context, to string) (topology.OpResult, 
 	if err := e.commit(st); err != nil {
 		return res, err
 	}
-	e.event("hold", from, fmt.Sprintf("epoch %d published with no primary: proxies hold writes", st.Epoch), nil)
-	target, err := e.demoteForSwitchover(ctx, from)
+	holdAt := time.Now()
+	hold, _ := e.pub.Current()
+	e.event("hold", from, fmt.Sprintf("epoch %d published with no primary: proxies hold writes", st.Epoch),
+		map[string]string{"version": fmt.Sprint(hold.Version)})
+	target, err := e.demoteForSwitchover(ctx, from, hold.Version, holdAt.Add(e.cfg.SwitchoverGrace))
 	if err == nil {
 		err = e.catchUp(ctx, to, target)
 	}
@@ -93,18 +97,22 @@ func (e *Engine) repointWithOld(ctx context.Context, st State, to, from string) 
 }
 
 // settleTime is how long a switchover waits after publishing the hold
-// epoch before it looks for running statements on the old primary.
-const settleTime = 20 * time.Millisecond
+// epoch when no proxy follows the manager (none can acknowledge it);
+// ackedSettle is the wait once every follower acknowledged it, for a
+// statement a proxy routed just before to reach the old primary and be
+// counted as running.
+const (
+	settleTime  = 20 * time.Millisecond
+	ackedSettle = 3 * time.Millisecond
+)
 
-// demoteForSwitchover waits (bounded by SwitchoverGrace) for client
-// statements on the old primary to finish, makes it read-only, kills its
-// client connections and returns its final GTID position.
-func (e *Engine) demoteForSwitchover(ctx context.Context, from string) (string, error) {
-	deadline := time.Now().Add(e.cfg.SwitchoverGrace)
-	// Proxies learn of the hold epoch by long poll within milliseconds; a
-	// statement they sent just before must reach the server before it is
-	// counted.
-	time.Sleep(min(settleTime, e.cfg.SwitchoverGrace))
+// demoteForSwitchover waits until the proxies took the hold snapshot
+// (holdVersion), then for client statements on the old primary to finish,
+// both until deadline (the hold plus SwitchoverGrace); then it makes the old
+// primary read-only, kills its client connections and returns its final
+// GTID position.
+func (e *Engine) demoteForSwitchover(ctx context.Context, from string, holdVersion uint64, deadline time.Time) (string, error) {
+	e.waitHoldTaken(ctx, holdVersion, deadline)
 	for time.Now().Before(deadline) {
 		n, err := e.activeStatements(ctx, from)
 		if err != nil || n == 0 {
@@ -125,6 +133,43 @@ func (e *Engine) demoteForSwitchover(ctx context.Context, from string) (string, 
 	}
 	e.event("fence", from, fmt.Sprintf("old primary read-only, %d connection(s) killed, final position %s", n, pos), nil)
 	return pos, nil
+}
+
+// waitHoldTaken waits until every live follower (a proxy long-polling the
+// manager) acknowledged holdVersion, or until deadline; followers that did
+// not are reported in a hold_unacked event and the switchover goes on. A
+// proxy that acknowledged has published the hold, and it reads the snapshot
+// for every statement, so only statements it routed before can still reach
+// the old primary: those are waited for next. With no followers it waits
+// settleTime.
+func (e *Engine) waitHoldTaken(ctx context.Context, holdVersion uint64, deadline time.Time) {
+	if e.follow.Len() == 0 {
+		sleepFor(ctx, min(settleTime, time.Until(deadline)))
+		return
+	}
+	start := time.Now()
+	if missing := e.follow.WaitAcked(ctx, holdVersion, time.Until(deadline)); len(missing) > 0 {
+		e.event("hold_unacked", "", fmt.Sprintf("%d proxy(ies) did not acknowledge the hold within switchover_grace (%v) (going on; their writes may fail with read-only errors): %s",
+			len(missing), e.cfg.SwitchoverGrace, strings.Join(missing, ", ")),
+			map[string]string{"followers": strings.Join(missing, ",")})
+		return
+	}
+	e.event("hold_acked", "", "every proxy following the manager took the hold", map[string]string{
+		"followers": fmt.Sprint(e.follow.Len()), "took_ms": fmt.Sprint(time.Since(start).Milliseconds())})
+	sleepFor(ctx, min(ackedSettle, time.Until(deadline)))
+}
+
+// sleepFor sleeps for d or until ctx ends.
+func sleepFor(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
 }
 
 func (e *Engine) activeStatements(ctx context.Context, name string) (int, error) {
