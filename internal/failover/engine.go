@@ -37,7 +37,8 @@ type Engine struct {
 	journal *topology.Journal
 	det     *Detector
 
-	opMu sync.Mutex // held by bootstrap, failover, switchover and tending
+	opMu  sync.Mutex // held by bootstrap, failover, switchover and tending
+	pubMu sync.Mutex // serialises publish: reading the state and publishing it is one step
 
 	mu        sync.Mutex // guards the fields below
 	st        State
@@ -252,8 +253,12 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // publish builds a snapshot from the state and the newest observation and
-// publishes it when routing changed.
+// publishes it when routing changed. It runs under pubMu, so that a
+// routine step publishing while an operation commits cannot publish the
+// state it read before the commit after the commit's snapshot.
 func (e *Engine) publish() {
+	e.pubMu.Lock()
+	defer e.pubMu.Unlock()
 	e.mu.Lock()
 	st, obs := e.st.clone(), e.obs
 	e.mu.Unlock()
