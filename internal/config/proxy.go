@@ -55,14 +55,14 @@ type Proxy struct {
 	// added latency per statement from ~55 to ~30 µs at one client thread
 	// (bench/README.md).
 	Threads int `yaml:"threads,omitempty"`
-	// DataPath chooses how the proxy moves statements: "goroutines" (the
-	// default) does all of a session's I/O on its goroutine; "loop" serves
-	// sessions between commands on event loops that run simple statements
-	// (a COM_QUERY or EXECUTE on a backend connection the session holds,
-	// whose answer fits in 32 KiB) in place and hand everything else to
-	// the session's goroutine: faster under many concurrent sessions, but
-	// under load the proxy's own goroutines (topology updates, the HTTP
-	// API) then wait longer for a CPU (README, "The data path").
+	// DataPath chooses how the proxy moves statements: "loop" (the
+	// default) serves sessions between commands on event loops that run
+	// simple statements (a COM_QUERY or EXECUTE on a backend connection the
+	// session holds, whose answer fits in 32 KiB) in place and hand
+	// everything else to the session's goroutine; "goroutines" does all of
+	// a session's I/O on its goroutine: under load the proxy's own
+	// goroutines (topology updates, the HTTP API) wait less for a CPU, the
+	// relay costs more (README, "The data path").
 	DataPath string `yaml:"data_path,omitempty"`
 	// Loops is the number of event loops of data_path loop (0, the
 	// default: one per CPU the process may use, cgroup limits included, as

@@ -50,9 +50,9 @@ type Config struct {
 	// AuthPlugin is the plugin the greeting proposes: NativePassword (the
 	// default) or CachingSHA2Password.
 	AuthPlugin string
-	// DataPath is DataPathGoroutines (the default: each session's goroutine
-	// does all its I/O) or DataPathLoop (event loops serve sessions between
-	// commands and run simple statements in place, loop.go). Fixed at New;
+	// DataPath is DataPathLoop (the default: event loops serve sessions
+	// between commands and run simple statements in place, loop.go) or
+	// DataPathGoroutines (each session's goroutine does all its I/O). Fixed at New;
 	// Reload does not change it.
 	DataPath string
 	// Loops is the number of event loops (0: one per CPU), each on a
@@ -120,7 +120,7 @@ func (c *Config) setDefaults() {
 		c.AuthPlugin = mysqlwire.NativePassword
 	}
 	if c.DataPath == "" {
-		c.DataPath = DataPathGoroutines
+		c.DataPath = DataPathLoop
 	}
 }
 

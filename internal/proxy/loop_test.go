@@ -20,9 +20,9 @@ import (
 )
 
 // onLoop reports whether the proxy under test runs the event-loop data
-// path (scripts/test runs the package on the default path, goroutines,
-// and again with VIGIL_TEST_DATA_PATH=loop).
-func onLoop() bool { return os.Getenv("VIGIL_TEST_DATA_PATH") == "loop" }
+// path (scripts/test runs the package on the default path, loop, and
+// again with VIGIL_TEST_DATA_PATH=goroutines).
+func onLoop() bool { return os.Getenv("VIGIL_TEST_DATA_PATH") != proxy.DataPathGoroutines }
 
 // metricValue sums the counters or gauges of family name in reg whose
 // labels include labels (name=value pairs); 0 if there are none.
