@@ -29,6 +29,9 @@ const (
 	// backPrimary: the replica read s.ls.q failed before anything reached
 	// the client; run it on the primary.
 	backPrimary
+	// backRefused: the primary refused s.ls.q as read-only (the refusal
+	// consumed, nothing sent to the client); run it on a writable primary.
+	backRefused
 	// backFlush: the answer to s.ls.q is partly sent; send the rest and
 	// end the command with verdict s.ls.keep.
 	backFlush
@@ -37,7 +40,7 @@ const (
 )
 
 func (b loopBack) String() string {
-	return [...]string{"idle", "command", "routed", "exec_routed", "relay", "primary", "flush", "end"}[b]
+	return [...]string{"idle", "command", "routed", "exec_routed", "relay", "primary", "refused", "flush", "end"}[b]
 }
 
 // loopPhase is what the loop waits for on a session.
@@ -180,6 +183,10 @@ func (s *session) resume(back loopBack) bool {
 			res, err = s.runOnPrimary(q.p)
 		}
 		return s.endCommand(s.observeRun(&q, time.Now(), res, err))
+	case backRefused:
+		s.refused(q.b)
+		res, err := s.runOnPrimary(q.p)
+		return s.endCommand(s.observeQuery(q.p, q.d, q.start, time.Now(), res, err))
 	case backPrimary:
 		res, err := s.runOnPrimary(q.p)
 		return s.endCommand(s.observeQuery(q.p, q.d, q.start, time.Now(), res, err))

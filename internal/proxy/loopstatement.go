@@ -247,6 +247,10 @@ func (l *loop) relay(s *session, n int) {
 	ls := &s.ls
 	q := &ls.q
 	ls.respBy = time.Time{}
+	if q.kind == sockPrimary && q.st == nil && !s.pinned() && q.b.conn.TakeReadOnlyRefusal() {
+		l.giveBack(s, backRefused)
+		return
+	}
 	l.ran.Add(1) // before the client can see the answer
 	sum, err := s.relay.RelayWhole(n)
 	sum, err = s.endExec(q.b, sum, err)

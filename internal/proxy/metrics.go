@@ -18,6 +18,9 @@ type metrics struct {
 	backendErrors *prometheus.CounterVec
 	holds         prometheus.Counter
 	holdSeconds   prometheus.Histogram
+	// readOnlyRetries counts writes a read-only primary refused that ran
+	// again once a primary was writable.
+	readOnlyRetries prometheus.Counter
 	// loopRuns reports the statements the event loops ran in place (each
 	// loop counts its own: no cache line shared between loops); loopBacks,
 	// by loopBack, sessions they gave back to their goroutines.
@@ -64,6 +67,10 @@ func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
 			Namespace: "vigil", Subsystem: "proxy", Name: "hold_seconds", Help: "How long held statements waited.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
 		}),
+		readOnlyRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "vigil", Subsystem: "proxy", Name: "readonly_retries_total",
+			Help: "Statements a read-only primary refused (error 1290, nothing ran) that waited for a writable primary and ran again.",
+		}),
 		loopBack: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "vigil", Subsystem: "proxy", Name: "loop_handbacks_total",
 			Help: "Sessions the event loop gave back to their goroutines, by the step they were at.",
@@ -90,7 +97,7 @@ func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.sessions, m.connections, m.statements, m.latency,
-		m.errors, m.backendErrors, m.holds, m.holdSeconds, m.loopRuns, m.loopBack, poolCollector{p}} {
+		m.errors, m.backendErrors, m.holds, m.holdSeconds, m.readOnlyRetries, m.loopRuns, m.loopBack, poolCollector{p}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

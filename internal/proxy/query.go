@@ -75,14 +75,42 @@ func (s *session) runRouted(d router.Decision, p []byte, snap *topology.Snapshot
 	return s.runOnPrimary(p)
 }
 
-// runOnPrimary runs COM_QUERY p on the primary.
+// runOnPrimary runs COM_QUERY p on the primary. A primary that refuses it
+// as read-only ran nothing of it (a switchover fenced the server before
+// this proxy learned of it, or someone set read_only): unless the session
+// is pinned there, p waits for a writable primary, as a held statement
+// does, and runs again, up to readOnlyRetries times.
 func (s *session) runOnPrimary(p []byte) (router.Result, error) {
-	b, err := s.primary()
-	if err != nil {
-		return errResult(router.TargetPrimary, "", err), err
+	for try := 0; ; try++ {
+		b, err := s.primary()
+		if err != nil {
+			return errResult(router.TargetPrimary, "", err), err
+		}
+		if err := s.beginExec(b, p); err != nil {
+			_, err = s.endExec(b, mysqlwire.Summary{}, err)
+			return errResult(router.TargetPrimary, b.node, err), err
+		}
+		if try < readOnlyRetries && !s.pinned() && b.conn.TakeReadOnlyRefusal() {
+			s.refused(b)
+			continue
+		}
+		sum, err := s.relay.Relay(mysqlwire.RespResult)
+		sum, err = s.endExec(b, sum, err)
+		return s.result(router.TargetPrimary, b.node, sum, err), err
 	}
-	sum, err := s.exec(b, p, mysqlwire.RespResult)
-	return s.result(router.TargetPrimary, b.node, sum, err), err
+}
+
+// readOnlyRetries bounds how often one statement runs again after a
+// read-only refusal.
+const readOnlyRetries = 3
+
+// refused ends a statement that primary connection b refused as read-only
+// (its answer consumed): b is checked again before the next write.
+func (s *session) refused(b *backend) {
+	_, _ = s.endExec(b, mysqlwire.Summary{}, nil)
+	b.writable = false
+	s.srv.m.readOnlyRetries.Inc()
+	s.log.Debug("primary refused a write as read-only; waiting for a writable primary", "primary", b.node)
 }
 
 // onReplica tries to run p on the replica d names. done is false when the
