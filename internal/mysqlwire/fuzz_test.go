@@ -41,6 +41,21 @@ func FuzzParseERR(f *testing.F) {
 	})
 }
 
+// FuzzTakeReadOnlyRefusal feeds any answer to the check run before relaying
+// a write: it must not panic, and it consumes a packet only when it is a
+// read-only refusal.
+func FuzzTakeReadOnlyRefusal(f *testing.F) {
+	f.Add(stream(1, Errorf(ErOptionPreventsStmt, "HY000", "running with the --read-only option").AppendERR(nil)))
+	f.Add(stream(1, []byte{0xff, 0x0a, 0x05}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := pipeWith(t, b)
+		took := c.TakeReadOnlyRefusal()
+		if took && !isReadOnlyRefusal(b[4:]) {
+			t.Fatalf("consumed %x, which is not a read-only refusal", b)
+		}
+	})
+}
+
 func FuzzParseGreeting(f *testing.F) {
 	g := Greeting{ServerVersion: "5.5.5-10.11.19-MariaDB", ConnID: 1, Salt: []byte("abcdefghij0123456789"), Caps: ProxyCaps, Plugin: NativePassword}
 	f.Add(g.AppendGreeting(nil))
