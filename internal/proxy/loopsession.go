@@ -185,6 +185,9 @@ func (s *session) resume(back loopBack) bool {
 		return s.endCommand(s.observeRun(&q, time.Now(), res, err))
 	case backRefused:
 		s.refused(q.b)
+		if q.st != nil {
+			return s.endCommand(s.runExecute(q.st, q.p, q.d, q.start))
+		}
 		res, err := s.runOnPrimary(q.p)
 		return s.endCommand(s.observeQuery(q.p, q.d, q.start, time.Now(), res, err))
 	case backPrimary:

@@ -86,18 +86,28 @@ func (s *session) runOnPrimary(p []byte) (router.Result, error) {
 		if err != nil {
 			return errResult(router.TargetPrimary, "", err), err
 		}
-		if err := s.beginExec(b, p); err != nil {
-			_, err = s.endExec(b, mysqlwire.Summary{}, err)
-			return errResult(router.TargetPrimary, b.node, err), err
+		sum, refused, err := s.execOnPrimary(b, p, try)
+		if !refused {
+			return s.result(router.TargetPrimary, b.node, sum, err), err
 		}
-		if try < readOnlyRetries && !s.pinned() && b.conn.TakeReadOnlyRefusal() {
-			s.refused(b)
-			continue
-		}
-		sum, err := s.relay.Relay(mysqlwire.RespResult)
-		sum, err = s.endExec(b, sum, err)
-		return s.result(router.TargetPrimary, b.node, sum, err), err
 	}
+}
+
+// execOnPrimary is exec on primary connection b, for the try-th time,
+// except when b refuses p as read-only and the session may run it again:
+// then refused is true and nothing reached the client.
+func (s *session) execOnPrimary(b *backend, p []byte, try int) (sum mysqlwire.Summary, refused bool, err error) {
+	if err := s.beginExec(b, p); err != nil {
+		sum, err = s.endExec(b, mysqlwire.Summary{}, err)
+		return sum, false, err
+	}
+	if try < readOnlyRetries && !s.pinned() && b.conn.TakeReadOnlyRefusal() {
+		s.refused(b)
+		return mysqlwire.Summary{}, true, nil
+	}
+	sum, err = s.relay.Relay(mysqlwire.RespResult)
+	sum, err = s.endExec(b, sum, err)
+	return sum, false, err
 }
 
 // readOnlyRetries bounds how often one statement runs again after a

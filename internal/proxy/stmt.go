@@ -151,18 +151,13 @@ func (s *session) runExecute(st *stmt, p []byte, d router.Decision, start time.T
 	var err error
 	if d.Target == router.TargetReplica {
 		if b := s.stmtReplica(st, d, p); b != nil {
-			res, err = s.runStmt(st, b, p, router.TargetReplica)
+			res, _, err = s.runStmt(st, b, p, router.TargetReplica, 0)
 		} else {
 			d.Target = router.TargetPrimary
 		}
 	}
 	if d.Target == router.TargetPrimary {
-		b, perr := s.stmtPrimary(st, p)
-		if perr != nil {
-			res, err = errResult(router.TargetPrimary, "", perr), perr
-		} else {
-			res, err = s.runStmt(st, b, p, router.TargetPrimary)
-		}
+		res, err = s.execOnPrimaryStmt(st, p)
 	}
 	if d.Target == router.TargetReject {
 		err = mysqlwire.Errorf(router.ErrRejected, "HY000", "%s", d.Message)
@@ -173,13 +168,24 @@ func (s *session) runExecute(st *stmt, p []byte, d router.Decision, start time.T
 
 // executeOn runs an EXECUTE on the primary (no router).
 func (s *session) executeOn(st *stmt, p []byte, start time.Time) bool {
-	b, err := s.stmtPrimary(st, p)
-	if err != nil {
-		return s.answer(err)
-	}
-	_, err = s.runStmt(st, b, p, router.TargetPrimary)
+	_, err := s.execOnPrimaryStmt(st, p)
 	s.srv.m.observe("primary", start)
 	return err == nil || s.answer(err)
+}
+
+// execOnPrimaryStmt runs EXECUTE p of st on the primary, again (prepared
+// anew where needed) when a read-only primary refused it, as runOnPrimary.
+func (s *session) execOnPrimaryStmt(st *stmt, p []byte) (router.Result, error) {
+	for try := 0; ; try++ {
+		b, err := s.stmtPrimary(st, p)
+		if err != nil {
+			return errResult(router.TargetPrimary, "", err), err
+		}
+		res, refused, err := s.runStmt(st, b, p, router.TargetPrimary, try)
+		if !refused {
+			return res, err
+		}
+	}
 }
 
 // stmtPrimary returns the primary connection with st prepared on it
@@ -218,8 +224,9 @@ func (s *session) stmtReplica(st *stmt, d router.Decision, p []byte) *backend {
 // runStmt sends an EXECUTE to b with b's statement id and relays it. An
 // EXECUTE without parameter types that b has not seen goes with the
 // remembered ones added (in the session's scratch buffer; p is left as
-// the client sent it but for the id).
-func (s *session) runStmt(st *stmt, b *backend, p []byte, t router.Target) (router.Result, error) {
+// the client sent it but for the id). On the primary it is the try-th
+// time (execOnPrimary); refused reports a read-only refusal to run again.
+func (s *session) runStmt(st *stmt, b *backend, p []byte, t router.Target, try int) (router.Result, bool, error) {
 	typed := st.sendsTypes(p)
 	if !typed && !st.typed[b] {
 		if q, ok := addParamTypes(s.execBuf[:0], p, int(st.params), st.types); ok {
@@ -227,14 +234,24 @@ func (s *session) runStmt(st *stmt, b *backend, p []byte, t router.Target) (rout
 		}
 	}
 	binary.LittleEndian.PutUint32(p[1:], st.ids[b])
-	sum, err := s.exec(b, p, mysqlwire.RespResult)
+	var sum mysqlwire.Summary
+	var refused bool
+	var err error
+	if t == router.TargetPrimary {
+		sum, refused, err = s.execOnPrimary(b, p, try)
+	} else {
+		sum, err = s.exec(b, p, mysqlwire.RespResult)
+	}
 	if cap(s.execBuf) > 64<<10 {
 		s.execBuf = nil // as Conn.ShrinkBuffer: a session does not keep a large packet's buffer
+	}
+	if refused {
+		return router.Result{}, true, nil
 	}
 	if err == nil {
 		st.ran(b, typed)
 	}
-	return s.result(t, b.node, sum, err), err
+	return s.result(t, b.node, sum, err), false, err
 }
 
 // ran records an EXECUTE of st that ran on b (with parameter types if
