@@ -5,7 +5,8 @@
 #                             set DB_ADDR and DB_PORT, clean up on exit
 #   bench_vigil PORT HTTPPORT start `vigil proxy` (standalone) on PORT, set VPID,
 #                             wait for its health endpoint; DATA_PATH=loop or
-#                             goroutines sets proxy.data_path (default: vigil's)
+#                             goroutines sets proxy.data_path (default: vigil's);
+#                             VIGIL_PROXY_FLAGS adds flags (e.g. --pprof)
 #   bench_haproxy PORT        start HAProxy in TCP mode on PORT
 #   bench_sysbench_prepare    create the sysbench tables ($SB holds the options)
 # Processes started are in PIDS and killed on exit, with the sandbox.
@@ -42,7 +43,7 @@ bench_vigil() {
 	if [ -n "${DATA_PATH:-}" ]; then
 		sed -i "s/^proxy:$/proxy:\n  data_path: $DATA_PATH/" "$WORK/vigil.yaml"
 	fi
-	"$WORK/vigil" proxy --config "$WORK/vigil.yaml" 2>"$WORK/proxy.log" &
+	"$WORK/vigil" proxy ${VIGIL_PROXY_FLAGS:-} --config "$WORK/vigil.yaml" 2>"$WORK/proxy.log" &
 	VPID=$!
 	PIDS+=("$VPID")
 	for _ in $(seq 50); do
