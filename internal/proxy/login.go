@@ -85,6 +85,7 @@ func (s *session) accessDenied(user string, withPassword bool) *mysqlwire.SQLErr
 func (s *session) startRouting() {
 	if s.srv.router != nil {
 		s.rs = s.srv.router.NewSession(s.user, s.schema)
+		s.rs.SetLane(s.lane)
 	}
 }
 

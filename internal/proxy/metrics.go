@@ -6,14 +6,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/internal/pool"
+	"vigil/internal/router"
 )
 
 // metrics are the proxy's Prometheus metrics.
 type metrics struct {
 	sessions      prometheus.Gauge
 	connections   prometheus.Counter
-	statements    *prometheus.CounterVec
-	latency       *prometheus.HistogramVec
+	statements    *statementMetrics
 	errors        *prometheus.CounterVec
 	backendErrors *prometheus.CounterVec
 	holds         prometheus.Counter
@@ -29,13 +29,6 @@ type metrics struct {
 	loopBack  *prometheus.CounterVec
 	loopBacks [backEnd + 1]prometheus.Counter
 	now       func() time.Time
-	// routes caches the per-route children of statements and latency.
-	routes map[string]routeMetrics
-}
-
-type routeMetrics struct {
-	count   prometheus.Counter
-	latency prometheus.Observer
 }
 
 func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
@@ -46,14 +39,7 @@ func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
 		connections: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "vigil", Subsystem: "proxy", Name: "connections_total", Help: "Client connections accepted.",
 		}),
-		statements: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "vigil", Subsystem: "proxy", Name: "statements_total", Help: "Statements run, by route.",
-		}, []string{"route"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: "vigil", Subsystem: "proxy", Name: "statement_seconds",
-			Help:    "Time from receiving a statement to the end of its answer, by route.",
-			Buckets: prometheus.ExponentialBuckets(50e-6, 4, 10),
-		}, []string{"route"}),
+		statements: newStatementMetrics(),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "vigil", Subsystem: "proxy", Name: "errors_total", Help: "Errors the proxy itself answered, by kind.",
 		}, []string{"kind"}),
@@ -89,14 +75,10 @@ func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
 	for b := range m.loopBacks {
 		m.loopBacks[b] = m.loopBack.WithLabelValues(loopBack(b).String())
 	}
-	m.routes = map[string]routeMetrics{}
-	for _, r := range []string{"primary", "replica", "reject"} {
-		m.routes[r] = routeMetrics{m.statements.WithLabelValues(r), m.latency.WithLabelValues(r)}
-	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.sessions, m.connections, m.statements, m.latency,
+	for _, c := range []prometheus.Collector{m.sessions, m.connections, m.statements,
 		m.errors, m.backendErrors, m.holds, m.holdSeconds, m.readOnlyRetries, m.loopRuns, m.loopBack, poolCollector{p}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -105,20 +87,9 @@ func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
 	return m, nil
 }
 
-// observe counts a statement and its latency.
-func (m *metrics) observe(route string, start time.Time) {
-	m.observeTook(route, time.Since(start))
-}
-
-// observeTook is observe for a statement that took took (one clock read
-// fewer when the caller has measured it).
-func (m *metrics) observeTook(route string, took time.Duration) {
-	rm, ok := m.routes[route]
-	if !ok {
-		rm = routeMetrics{m.statements.WithLabelValues(route), m.latency.WithLabelValues(route)}
-	}
-	rm.count.Inc()
-	rm.latency.Observe(took.Seconds())
+// observe counts a statement of a session on lane and its latency.
+func (m *metrics) observe(ln uint32, t router.Target, start time.Time) {
+	m.statements.observe(ln, t, time.Since(start))
 }
 
 // poolCollector exports the pool's per-server counts.

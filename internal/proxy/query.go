@@ -24,7 +24,7 @@ func (s *session) comQuery(p []byte) bool {
 			return s.answer(err)
 		}
 		_, err = s.exec(b, p, mysqlwire.RespResult)
-		s.srv.m.observe("primary", start)
+		s.srv.m.observe(s.lane, router.TargetPrimary, start)
 		return err == nil || s.answer(err)
 	}
 	snap, _ := s.srv.src.Current()
@@ -57,7 +57,7 @@ func (s *session) observe(start, end time.Time, res router.Result, err error) bo
 	s.routed = false
 	res.Duration = end.Sub(start)
 	s.rs.Observe(res)
-	s.srv.m.observeTook(res.Target.String(), res.Duration)
+	s.srv.m.statements.observe(s.lane, res.Target, res.Duration)
 	return err == nil || s.answer(err)
 }
 

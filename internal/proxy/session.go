@@ -29,6 +29,7 @@ const (
 type session struct {
 	srv  *Server
 	id   uint32
+	lane uint32   // where its statements are counted (metrics, digests): its loop's index
 	nc   net.Conn // the TCP connection (under TLS, if upgraded); deadlines and Close apply to both
 	c    *mysqlwire.Conn
 	host string
@@ -79,6 +80,10 @@ func newSession(srv *Server, id uint32, nc net.Conn) *session {
 	s.relay.Client = s.c
 	s.relay.Track = s.track
 	s.ls.loop = srv.loopFor(id)
+	s.lane = id
+	if n := len(srv.loops); n > 0 {
+		s.lane = id % uint32(n) // the loop's index: loops never share a lane
+	}
 	return s
 }
 

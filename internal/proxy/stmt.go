@@ -169,7 +169,7 @@ func (s *session) runExecute(st *stmt, p []byte, d router.Decision, start time.T
 // executeOn runs an EXECUTE on the primary (no router).
 func (s *session) executeOn(st *stmt, p []byte, start time.Time) bool {
 	_, err := s.execOnPrimaryStmt(st, p)
-	s.srv.m.observe("primary", start)
+	s.srv.m.observe(s.lane, router.TargetPrimary, start)
 	return err == nil || s.answer(err)
 }
 

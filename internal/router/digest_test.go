@@ -112,7 +112,7 @@ func TestStatsAndHandler(t *testing.T) {
 func TestStatsCap(t *testing.T) {
 	st := NewStats(32)
 	for i := 0; i < 1000; i++ {
-		st.recordAt(uint64(i)*7919+1, []byte("x"), Result{Target: TargetPrimary}, time.Now())
+		st.recordAt(uint64(i)*7919+1, 0, []byte("x"), Result{Target: TargetPrimary}, time.Now())
 	}
 	if n := st.Len(); n > 32+2*statShards {
 		t.Errorf("table holds %d digests, cap 32", n)

@@ -16,6 +16,11 @@ const DefaultMaxDigests = 10000
 const statShards = 16
 
 // Stats is the per-digest statistics table. Safe for concurrent use.
+//
+// A digest's row lives in the shard its key and the recording session's
+// Lane choose: sessions on different lanes (the proxy's event loops) keep
+// the same digest in different shards, so that they share no lock and no
+// cache line per statement. Readers merge the rows of a digest.
 type Stats struct {
 	max    int
 	shards [statShards]statShard
@@ -24,6 +29,7 @@ type Stats struct {
 type statShard struct {
 	mu sync.Mutex
 	m  map[uint64]*DigestStat
+	_  [128 - 16]byte // a shard per cache line pair: no false sharing between lanes
 }
 
 // DigestStat is the statistics of one normalised statement.
@@ -58,10 +64,10 @@ func NewStats(max int) *Stats {
 // otherDigest is the key of the overflow row.
 const otherDigest = 0
 
-// recordAt adds one execution that ended at now. text is copied only the
-// first time a digest is seen.
-func (s *Stats) recordAt(key uint64, text []byte, res Result, now time.Time) {
-	sh := &s.shards[key%statShards]
+// recordAt adds one execution, recorded on lane, that ended at now. text is
+// copied only the first time a digest is seen in its shard.
+func (s *Stats) recordAt(key uint64, lane uint32, text []byte, res Result, now time.Time) {
+	sh := &s.shards[(key+uint64(lane))%statShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	d, ok := sh.m[key]
@@ -105,14 +111,10 @@ func hex16(k uint64) string {
 
 // Top returns copies of the n digests with the highest total time (n <= 0: all).
 func (s *Stats) Top(n int) []DigestStat {
-	var out []DigestStat
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		for _, d := range sh.m {
-			out = append(out, *d)
-		}
-		sh.mu.Unlock()
+	merged := s.merged()
+	out := make([]DigestStat, 0, len(merged))
+	for _, d := range merged {
+		out = append(out, *d)
 	}
 	slices.SortFunc(out, func(a, b DigestStat) int {
 		switch {
@@ -185,13 +187,43 @@ func (s *Stats) Handler() http.Handler {
 }
 
 // Len returns the number of digests in the table.
-func (s *Stats) Len() int {
-	n := 0
+func (s *Stats) Len() int { return len(s.merged()) }
+
+// merged returns a copy of every digest's row, the rows of its lanes added
+// up, by key.
+func (s *Stats) merged() map[uint64]*DigestStat {
+	out := map[uint64]*DigestStat{}
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += len(sh.m)
+		for key, d := range sh.m {
+			if m, ok := out[key]; ok {
+				m.add(d)
+			} else {
+				c := *d
+				out[key] = &c
+			}
+		}
 		sh.mu.Unlock()
 	}
-	return n
+	return out
+}
+
+// add adds o, the same digest's row from another lane, to d.
+func (d *DigestStat) add(o *DigestStat) {
+	d.Count += o.Count
+	d.Errors += o.Errors
+	d.Rows += o.Rows
+	d.Total += o.Total
+	d.Min = min(d.Min, o.Min)
+	d.Max = max(d.Max, o.Max)
+	d.Primary += o.Primary
+	d.Replica += o.Replica
+	d.Rejected += o.Rejected
+	if o.FirstSeen.Before(d.FirstSeen) {
+		d.FirstSeen = o.FirstSeen
+	}
+	if o.LastSeen.After(d.LastSeen) {
+		d.LastSeen = o.LastSeen
+	}
 }

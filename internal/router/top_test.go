@@ -12,10 +12,10 @@ import (
 
 func TestFetchAndWriteTop(t *testing.T) {
 	st := NewStats(0)
-	st.recordAt(1, []byte("SELECT * FROM mdl_user WHERE id = ?"), Result{Target: TargetReplica, Rows: 1, Duration: 2 * time.Millisecond}, time.Now())
-	st.recordAt(1, []byte("ignored"), Result{Target: TargetReplica, Rows: 1, Duration: 4 * time.Millisecond}, time.Now())
-	st.recordAt(2, []byte("UPDATE mdl_user SET lastaccess = ? WHERE id = ?"), Result{Target: TargetPrimary, Duration: 10 * time.Millisecond, Err: true}, time.Now())
-	st.recordAt(3, []byte("SELECT ?"), Result{Target: TargetReplica, Duration: time.Microsecond}, time.Now())
+	st.recordAt(1, 0, []byte("SELECT * FROM mdl_user WHERE id = ?"), Result{Target: TargetReplica, Rows: 1, Duration: 2 * time.Millisecond}, time.Now())
+	st.recordAt(1, 1, []byte("ignored"), Result{Target: TargetReplica, Rows: 1, Duration: 4 * time.Millisecond}, time.Now())
+	st.recordAt(2, 0, []byte("UPDATE mdl_user SET lastaccess = ? WHERE id = ?"), Result{Target: TargetPrimary, Duration: 10 * time.Millisecond, Err: true}, time.Now())
+	st.recordAt(3, 0, []byte("SELECT ?"), Result{Target: TargetReplica, Duration: time.Microsecond}, time.Now())
 	srv := httptest.NewServer(http.StripPrefix("/api/v1/digests", st.Handler()))
 	defer srv.Close()
 
