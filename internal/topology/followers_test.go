@@ -2,7 +2,6 @@ package topology
 
 import (
 	"context"
-	"log/slog"
 	"net/http/httptest"
 	"slices"
 	"sync"
@@ -119,15 +118,8 @@ func TestRemoteIsFollower(t *testing.T) {
 	pub := NewPublisher(&Snapshot{Epoch: 1, Version: 10, Primary: "db1"})
 	fol := NewFollowers()
 	srv := httptest.NewServer(Handler(pub, fol))
-	defer srv.Close()
-	r, err := NewRemote(srv.URL, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = r.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(srv.Close) // after the Remote stopped: Close waits for its open poll
+	r := runRemote(t, srv.URL)
 
 	for deadline := time.Now().Add(5 * time.Second); fol.Len() == 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {

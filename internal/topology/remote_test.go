@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 )
@@ -15,17 +14,8 @@ func TestRemoteFollowsPublisherByLongPoll(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/topology", Handler(pub, nil))
 	srv := httptest.NewServer(mux)
-	defer srv.Close()
-
-	r, err := NewRemote(srv.URL, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = r.Run(ctx) }()
-	defer func() { cancel(); wg.Wait() }()
+	t.Cleanup(srv.Close) // after the Remote stopped: Close waits for its open poll
+	r := runRemote(t, srv.URL)
 
 	waitFor(t, r, func(s *Snapshot) bool { return s.Primary == "db1" && s.Epoch == 1 })
 	start := time.Now()
@@ -41,14 +31,7 @@ func TestRemoteFollowsPublisherByLongPoll(t *testing.T) {
 func TestRemoteKeepsLastSnapshotWhenManagerGoes(t *testing.T) {
 	pub := NewPublisher(&Snapshot{Epoch: 4, Version: 7, Primary: "db3"})
 	srv := httptest.NewServer(Handler(pub, nil))
-	r, err := NewRemote(srv.URL, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = r.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	r := runRemote(t, srv.URL)
 	waitFor(t, r, func(s *Snapshot) bool { return s.Primary == "db3" })
 	srv.CloseClientConnections()
 	srv.Close()
@@ -105,4 +88,19 @@ func waitFor(t *testing.T, src Source, ok func(*Snapshot) bool) {
 			t.Fatalf("timed out; last snapshot %+v", s)
 		}
 	}
+}
+
+// runRemote starts a Remote following the manager at url; it stops at
+// cleanup.
+func runRemote(t *testing.T, url string) *Remote {
+	t.Helper()
+	r, err := NewRemote(url, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return r
 }
