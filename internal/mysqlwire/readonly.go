@@ -2,6 +2,14 @@ package mysqlwire
 
 import "bytes"
 
+// NextIsErr reports whether the next packet c reads is an ERR packet,
+// reading (not consuming) its first bytes: a cheap test before
+// TakeReadOnlyRefusal.
+func (c *Conn) NextIsErr() bool {
+	h, err := c.br.Peek(5) // an answer's first packet is never empty
+	return err == nil && h[4] == 0xff
+}
+
 // TakeReadOnlyRefusal reads the first packet of the answer to the command
 // just sent on c. When it is the server refusing the statement because it
 // runs read-only (ERR 1290 naming the read-only option: nothing of the

@@ -33,6 +33,9 @@ func TestTakeReadOnlyRefusal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sent := stream(1, tc.first, []byte{0xfe, 0, 0, 2, 0})
 			c := pipeWith(t, sent)
+			if got := c.NextIsErr(); got != (tc.first[0] == 0xff) {
+				t.Errorf("NextIsErr = %v for a packet starting %#x", got, tc.first[0])
+			}
 			if got := c.TakeReadOnlyRefusal(); got != tc.take {
 				t.Fatalf("TakeReadOnlyRefusal = %v, want %v", got, tc.take)
 			}

@@ -101,7 +101,7 @@ func (s *session) execOnPrimary(b *backend, p []byte, try int) (sum mysqlwire.Su
 		sum, err = s.endExec(b, mysqlwire.Summary{}, err)
 		return sum, false, err
 	}
-	if try < readOnlyRetries && !s.pinned() && b.conn.TakeReadOnlyRefusal() {
+	if try < readOnlyRetries && b.conn.NextIsErr() && !s.pinned() && b.conn.TakeReadOnlyRefusal() {
 		s.refused(b)
 		return mysqlwire.Summary{}, true, nil
 	}
