@@ -31,6 +31,9 @@ type Session struct {
 	user   string
 	schema string
 	lane   uint32 // see SetLane
+	// route1 is cfg.Users[user] for cfg routeCfg (userRoute).
+	routeCfg *Config
+	route1   Route
 
 	inTx       bool
 	autocommit bool
@@ -89,7 +92,7 @@ func (s *Session) User() string { return s.user }
 
 // Reset forgets all session state (COM_CHANGE_USER, COM_RESET_CONNECTION).
 func (s *Session) Reset(user, schema string) {
-	*s = Session{r: s.r, user: user, schema: schema, autocommit: true, normBuf: s.normBuf[:0],
+	*s = Session{r: s.r, user: user, schema: schema, autocommit: true, normBuf: s.normBuf[:0], lane: s.lane,
 		cnt: s.cnt, cntName: s.cntName}
 }
 
@@ -210,6 +213,16 @@ func (s *Session) counter(name string) *atomic.Int64 {
 }
 
 // decide applies the routing rules in order (see the package doc).
+// userRoute returns the session user's route in cfg, looked up once per
+// configuration (a string-keyed map lookup per statement showed in the
+// loop's profile).
+func (s *Session) userRoute(cfg *Config) Route {
+	if s.routeCfg != cfg {
+		s.routeCfg, s.route1 = cfg, cfg.Users[s.user]
+	}
+	return s.route1
+}
+
 func (s *Session) decide(cfg *Config, st Statement, sql, norm []byte, snap *topology.Snapshot, lx *digestSink, p *Prepared) Decision {
 	rule, ruleName, rej := s.matchRules(cfg, sql, norm)
 	if rej != nil {
@@ -230,7 +243,7 @@ func (s *Session) decide(cfg *Config, st Statement, sql, norm []byte, snap *topo
 		return primary(ReasonHint)
 	case rule == RoutePrimary:
 		return primary(ReasonRule)
-	case cfg.Users[s.user] == RoutePrimary:
+	case s.userRoute(cfg) == RoutePrimary:
 		return primary(ReasonUser)
 	case !st.ReadOnly():
 		return primary(ReasonWrite)
@@ -243,7 +256,7 @@ func (s *Session) decide(cfg *Config, st Statement, sql, norm []byte, snap *topo
 		relaxed = ReasonHint
 	case rule == RouteReplica:
 		relaxed = ReasonRule
-	case cfg.Users[s.user] == RouteReplica:
+	case s.userRoute(cfg) == RouteReplica:
 		relaxed = ReasonUser
 	}
 	if relaxed == ReasonRead && len(s.temps) > 0 {

@@ -236,6 +236,17 @@ func TestUserRoutes(t *testing.T) {
 	})
 	a := r.NewSession("other", "")
 	runSteps(t, a, snap, []step{{sql: "SELECT 1", want: R, reason: ReasonRead}})
+
+	// A reload changes the route of sessions already open, and a session
+	// that changes user takes the new user's.
+	if err := r.Reload(Config{Users: map[string]Route{"writer": RouteReplica}}); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, w, snap, []step{{sql: "SELECT 1", want: R, reason: ReasonUser}})
+	// (safereads is no longer exempt from reading its own write)
+	runSteps(t, sr, snap, []step{{sql: "SELECT 1", want: P, reason: ReasonCausal}})
+	a.Reset("writer", "")
+	runSteps(t, a, snap, []step{{sql: "SELECT 1", want: R, reason: ReasonUser}})
 }
 
 func TestQueryRules(t *testing.T) {
