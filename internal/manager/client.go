@@ -150,6 +150,13 @@ func WriteStatus(w io.Writer, st topology.Status) error {
 			fmt.Fprintf(b, "%s%s\n", branch, nodeLine(k))
 		}
 	}
+	for _, f := range st.Followers {
+		state := "following (long poll open)"
+		if !f.Polling {
+			state = fmt.Sprintf("not polling, last seen %s", f.LastSeen.Format(time.RFC3339))
+		}
+		fmt.Fprintf(b, "proxy %s  %s  acknowledged version %d\n", f.ID, state, f.Acked)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -121,14 +121,21 @@ func TestWriteStatusTree(t *testing.T) {
 		{Node: topology.Node{Name: "db1", Role: topology.RoleQuarantined, Up: true, ReadOnly: true}, Note: "quarantined: errant"},
 		{Node: topology.Node{Name: "db2", Role: topology.RolePrimary, Up: true}},
 		{Node: topology.Node{Name: "db3", Role: topology.RoleReplica, Up: true, ReadOnly: true}, Source: "db2", IORunning: "Yes", SQLRunning: true},
+	}, Followers: []topology.FollowerStatus{
+		{ID: "app1-411-9f3c", Acked: 12, Polling: true},
+		{ID: "app2-98-01ab", Acked: 11, LastSeen: time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)},
 	}}
 	var b bytes.Buffer
 	if err := WriteStatus(&b, st); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	if len(lines) != 4 || !strings.HasPrefix(lines[1], "db2") || !strings.HasPrefix(lines[2], "└─ db3") || !strings.Contains(lines[3], "errant") {
-		t.Fatalf("got\n%s\nwant header, db2, └─ db3 under it, then db1 with its note", b.String())
+	if len(lines) != 6 || !strings.HasPrefix(lines[1], "db2") || !strings.HasPrefix(lines[2], "└─ db3") || !strings.Contains(lines[3], "errant") {
+		t.Fatalf("got\n%s\nwant header, db2, └─ db3 under it, db1 with its note, then the proxies", b.String())
+	}
+	if !strings.Contains(lines[4], "app1-411-9f3c  following") || !strings.Contains(lines[4], "version 12") ||
+		!strings.Contains(lines[5], "not polling, last seen 2026-01-01T10:00:00Z") {
+		t.Errorf("proxy lines:\n%s\n%s", lines[4], lines[5])
 	}
 }
 
