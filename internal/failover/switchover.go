@@ -149,7 +149,7 @@ func (e *Engine) waitHoldTaken(ctx context.Context, holdVersion uint64, deadline
 	}
 	start := time.Now()
 	if missing := e.follow.WaitAcked(ctx, holdVersion, time.Until(deadline)); len(missing) > 0 {
-		e.event("hold_unacked", "", fmt.Sprintf("%d proxy(ies) did not acknowledge the hold within switchover_grace (%v) (going on; their writes may fail with read-only errors): %s",
+		e.event("hold_unacked", "", fmt.Sprintf("%d proxy(ies) did not acknowledge the hold within switchover_grace (%v) (going on; a write they still send to the old primary is refused as read-only: they run it again on the new primary unless the session is pinned there, which then gets the error): %s",
 			len(missing), e.cfg.SwitchoverGrace, strings.Join(missing, ", ")),
 			map[string]string{"followers": strings.Join(missing, ",")})
 		return

@@ -16,7 +16,6 @@ const line = 128
 // Counters is a set of n uint64 counters kept per lane. Safe for
 // concurrent use.
 type Counters struct {
-	n     int
 	words int // per lane, padded to whole lines
 	v     []atomic.Uint64
 }
@@ -28,7 +27,7 @@ func NewCounters(n int) *Counters {
 	// padding before the first lane too, away from whatever the allocator
 	// put before the slice.
 	words := ((n*8+line-1)/line + 1) * line / 8
-	return &Counters{n: n, words: words, v: make([]atomic.Uint64, line/8+Lanes*words)}
+	return &Counters{words: words, v: make([]atomic.Uint64, line/8+Lanes*words)}
 }
 
 // Add adds d to counter i on lane.
@@ -44,6 +43,3 @@ func (c *Counters) Sum(i int) uint64 {
 	}
 	return s
 }
-
-// Len returns the number of counters.
-func (c *Counters) Len() int { return c.n }

@@ -90,6 +90,12 @@ func (s *Session) Schema() string { return s.schema }
 // User returns the session's user.
 func (s *Session) User() string { return s.user }
 
+// SetLane says which thread the session's statements are observed on (the
+// proxy's event loop; any number for others): sessions on different lanes
+// keep their statement counters and digest statistics apart, sharing no
+// lock or cache line per statement. Reset keeps it.
+func (s *Session) SetLane(lane uint32) { s.lane = lane }
+
 // Reset forgets all session state (COM_CHANGE_USER, COM_RESET_CONNECTION).
 func (s *Session) Reset(user, schema string) {
 	*s = Session{r: s.r, user: user, schema: schema, autocommit: true, normBuf: s.normBuf[:0], lane: s.lane,
@@ -140,11 +146,6 @@ func (s *Session) Route(st Statement, sql []byte, snap *topology.Snapshot) Decis
 // and the stored function check. start is when the statement arrived: the
 // caller's clock reading, which the router takes instead of its own (a
 // clock read costs 100-150 ns on a VM). It must be followed by exactly one
-// SetLane says which thread the session's statements are observed on (the
-// proxy's event loop; any number for others): sessions on different lanes
-// record their digest statistics apart, sharing no lock per statement.
-func (s *Session) SetLane(lane uint32) { s.lane = lane }
-
 // Observe.
 func (s *Session) RouteQuery(sql []byte, snap *topology.Snapshot, start time.Time) (Statement, Decision) {
 	lx := digestSink{sql: sql, dst: s.normBuf[:0], funcs: s.r.funcs.Load()}
@@ -212,7 +213,6 @@ func (s *Session) counter(name string) *atomic.Int64 {
 	return s.cnt
 }
 
-// decide applies the routing rules in order (see the package doc).
 // userRoute returns the session user's route in cfg, looked up once per
 // configuration (a string-keyed map lookup per statement showed in the
 // loop's profile).
@@ -223,6 +223,7 @@ func (s *Session) userRoute(cfg *Config) Route {
 	return s.route1
 }
 
+// decide applies the routing rules in order (see the package doc).
 func (s *Session) decide(cfg *Config, st Statement, sql, norm []byte, snap *topology.Snapshot, lx *digestSink, p *Prepared) Decision {
 	rule, ruleName, rej := s.matchRules(cfg, sql, norm)
 	if rej != nil {
