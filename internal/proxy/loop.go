@@ -24,8 +24,9 @@ import (
 // backpressure), LOCAL INFILE, failures and timeouts.
 //
 // Each loop runs on a locked OS thread with a P of its own (GOMAXPROCS
-// grows by one per loop), polls epoll_pwait with raw system calls and
-// blocks through the runtime only when nothing is ready (see wait). The sockets of a session on a loop are out of
+// grows by one per loop) and waits in epoll_pwait with raw system calls;
+// it blocks through the runtime only once idle or after readying a
+// goroutine (see wait). The sockets of a session on a loop are out of
 // Go's network poller (mysqlwire.Conn.Detach): the runtime's poller would
 // otherwise wake for every packet as well. Waits made by the goroutine use
 // poll(2).
@@ -50,6 +51,9 @@ type loop struct {
 	free   []int32
 	events []unix.EpollEvent
 	scanAt time.Time // next deadline scan
+	// readied: the loop readied a goroutine (giveBack) since its last
+	// wait; interrupted: its last raw wait ended with a signal (see wait).
+	readied, interrupted bool
 	// now is read once per wake-up and stands for the time of everything
 	// done in it: statements' start and end (their latency is exact to a
 	// round of the loop, a few µs), deadlines. One clock read per round
@@ -197,30 +201,36 @@ func (l *loop) run() {
 }
 
 // wait returns the number of events ready, blocking up to the next
-// deadline scan. It first polls without blocking, as a raw system call:
-// under load there are events, and the loop keeps its P and its thread as
-// a C event loop would. Only when nothing is ready does it block, through
-// the runtime, so that the runtime can hand the loop's P to goroutines
-// queued on it while the loop sleeps (a goroutine the loop readied, or
-// one a preemption left there); blocking in a raw call instead left them
-// waiting for the next preemption, 10 ms and more under load.
+// deadline scan. Under load there are events at once: it polls without
+// blocking, as a raw system call, and the loop keeps its P and its thread
+// as a C event loop would. When nothing is ready it blocks, as a raw call
+// too: a wait through the runtime (entersyscall, and sysmon checking every
+// 20 µs on the thread in a system call, retaking its P) cost the proxy
+// about 3 µs of CPU per statement at 12,000 statements/s on 2 CPUs and
+// made the server's work dearer as well (bench/README.md, "Event-loop
+// waits"). It blocks through the runtime instead, so that the runtime can
+// hand the loop's P to goroutines queued on it while the loop sleeps, in
+// two cases: the loop readied a goroutine since its last wait (giveBack:
+// the goroutine is queued on the loop's P, and left there by a raw wait
+// it waited for the next preemption, 10 ms and more under load); and the
+// last raw wait was interrupted by a signal, which is how the runtime
+// preempts a loop that has waited 10 ms: an idle loop then sleeps through
+// the runtime and leaves its P, and the runtime can go quiet.
+//
+// The raw wait has no timeout of its own (only the deadline scan's): a
+// short one, armed and cancelled on every wait, cost as much as the wait
+// through the runtime on this VM.
 func (l *loop) wait() int {
-	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd),
-		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
-	if e == 0 && r > 0 {
-		return int(r)
-	}
-	if e == 0 {
-		timeout := -1
-		if !l.scanAt.IsZero() {
-			timeout = max(int(time.Until(l.scanAt)/time.Millisecond)+1, 0)
-		}
-		r, _, e = syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd),
-			uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(timeout), 0, 0)
+	n, e := l.poll(0, true)
+	if e == 0 && n == 0 {
+		raw := !l.readied && !l.interrupted
+		l.readied, l.interrupted = false, false
+		n, e = l.poll(l.timeout(), raw)
+		l.interrupted = raw && e == syscall.EINTR
 	}
 	switch e {
 	case 0:
-		return int(r)
+		return n
 	case syscall.EINTR:
 		// A signal: maybe the runtime asking the loop to stop for a
 		// garbage collection, which takes a preemptible call. The caller
@@ -231,6 +241,27 @@ func (l *loop) wait() int {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return 0
+}
+
+// timeout is the epoll timeout in milliseconds: until the next deadline
+// scan, or -1 (none).
+func (l *loop) timeout() int {
+	if l.scanAt.IsZero() {
+		return -1
+	}
+	return max(int(time.Until(l.scanAt)/time.Millisecond)+1, 0)
+}
+
+// poll is one epoll_pwait into l.events with a timeout in milliseconds,
+// as a raw system call or through the runtime.
+func (l *loop) poll(timeout int, raw bool) (int, syscall.Errno) {
+	call := syscall.Syscall6
+	if raw {
+		call = syscall.RawSyscall6
+	}
+	r, _, e := call(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd),
+		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(timeout), 0, 0)
+	return int(r), e
 }
 
 // intake takes the sessions handed over and the ends asked for; true when
@@ -355,6 +386,7 @@ func (l *loop) giveBack(s *session, back loopBack) {
 	ls.in = false
 	l.mu.Unlock()
 	ls.wake <- struct{}{}
+	l.readied = true
 }
 
 // scheduleScan makes sure a deadline scan is due within deadlineScan.
