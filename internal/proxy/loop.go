@@ -201,29 +201,32 @@ func (l *loop) run() {
 }
 
 // wait returns the number of events ready, blocking up to the next
-// deadline scan. Under load there are events at once: it polls without
-// blocking, as a raw system call, and the loop keeps its P and its thread
-// as a C event loop would. When nothing is ready it blocks, as a raw call
-// too: a wait through the runtime (entersyscall, and sysmon checking every
-// 20 µs on the thread in a system call, retaking its P) cost the proxy
-// about 3 µs of CPU per statement at 12,000 statements/s on 2 CPUs and
-// made the server's work dearer as well (bench/README.md, "Event-loop
-// waits"). It blocks through the runtime instead, so that the runtime can
-// hand the loop's P to goroutines queued on it while the loop sleeps, in
-// two cases: the loop readied a goroutine since its last wait (giveBack:
-// the goroutine is queued on the loop's P, and left there by a raw wait
-// it waited for the next preemption, 10 ms and more under load); and the
-// last raw wait was interrupted by a signal, which is how the runtime
-// preempts a loop that has waited 10 ms: an idle loop then sleeps through
-// the runtime and leaves its P, and the runtime can go quiet.
+// deadline scan. It waits in a raw system call, keeping the loop's P and
+// thread as a C event loop would. A wait through the runtime
+// (entersyscall; sysmon then checks every 20 µs on the thread in a system
+// call and retakes its P) cost the proxy about 3 µs of CPU per statement
+// at 12,000 statements/s on 2 CPUs, and made the server's work dearer too
+// (bench/README.md, "Event-loop waits"). It waits through the runtime,
+// which can then hand the loop's P to goroutines queued on it while the
+// loop sleeps, in two cases, and first polls without blocking: when the
+// loop readied a goroutine since its last wait (giveBack queues it on the
+// loop's P; left there by a raw wait it waited for the next preemption,
+// 10 ms and more under load), and when the last raw wait ended with a
+// signal, which is how the runtime preempts a loop that waited 10 ms: an
+// idle loop then sleeps through the runtime and leaves its P, and the
+// runtime can go quiet.
 //
 // The raw wait has no timeout of its own (only the deadline scan's): a
 // short one, armed and cancelled on every wait, cost as much as the wait
 // through the runtime on this VM.
 func (l *loop) wait() int {
-	n, e := l.poll(0, true)
+	var n int
+	var e syscall.Errno
+	raw := !l.readied && !l.interrupted
+	if !raw {
+		n, e = l.poll(0, true) // under load, events are ready: no need of the runtime
+	}
 	if e == 0 && n == 0 {
-		raw := !l.readied && !l.interrupted
 		l.readied, l.interrupted = false, false
 		n, e = l.poll(l.timeout(), raw)
 		l.interrupted = raw && e == syscall.EINTR
