@@ -228,7 +228,11 @@ func (l *loop) wait() int {
 	}
 	if e == 0 && n == 0 {
 		l.readied, l.interrupted = false, false
-		n, e = l.poll(l.timeout(), raw)
+		timeout := l.timeout()
+		if raw && (timeout < 0 || timeout > rawWaitMax) {
+			timeout = rawWaitMax
+		}
+		n, e = l.poll(timeout, raw)
 		l.interrupted = raw && e == syscall.EINTR
 	}
 	switch e {
@@ -245,6 +249,12 @@ func (l *loop) wait() int {
 	}
 	return 0
 }
+
+// rawWaitMax (milliseconds) bounds a raw wait: the runtime preempts a
+// loop in one with a signal (see wait), but not with async preemption
+// off (GODEBUG=asyncpreemptoff=1), and a garbage collection's
+// stop-the-world then waits for the loop's P until the wait ends.
+const rawWaitMax = 1000
 
 // timeout is the epoll timeout in milliseconds: until the next deadline
 // scan, or -1 (none).
