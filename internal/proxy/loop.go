@@ -216,9 +216,9 @@ func (l *loop) run() {
 // idle loop then sleeps through the runtime and leaves its P, and the
 // runtime can go quiet.
 //
-// The raw wait has no timeout of its own (only the deadline scan's): a
-// short one, armed and cancelled on every wait, cost as much as the wait
-// through the runtime on this VM.
+// The raw wait's own timeout is long (rawWaitMax; the deadline scan's may
+// be shorter): a short one, 1 ms, armed and cancelled on every wait, cost
+// as much as the wait through the runtime on this VM.
 func (l *loop) wait() int {
 	var n int
 	var e syscall.Errno
