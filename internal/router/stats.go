@@ -186,8 +186,21 @@ func (s *Stats) Handler() http.Handler {
 	})
 }
 
-// Len returns the number of digests in the table.
-func (s *Stats) Len() int { return len(s.merged()) }
+// Len returns the number of digests in the table (a digest recorded on
+// several lanes counts once). It copies no row: the digests gauge calls it
+// on every scrape.
+func (s *Stats) Len() int {
+	keys := map[uint64]struct{}{}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for key := range sh.m {
+			keys[key] = struct{}{}
+		}
+		sh.mu.Unlock()
+	}
+	return len(keys)
+}
 
 // merged returns a copy of every digest's row, the rows of its lanes added
 // up, by key.
