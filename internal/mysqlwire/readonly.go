@@ -18,10 +18,10 @@ func (c *Conn) NextIsErr() bool {
 // relay. It reports false, consuming nothing, when the packet cannot be
 // read (the relay meets that error again).
 func (c *Conn) TakeReadOnlyRefusal() bool {
-	h, err := c.br.Peek(5) // an answer's first packet is never empty
-	if err != nil || h[4] != 0xff {
+	if !c.NextIsErr() {
 		return false
 	}
+	h, _ := c.br.Peek(4)
 	n := int(h[0]) | int(h[1])<<8 | int(h[2])<<16
 	if n < 9 || n > 1024 || c.br.Size() < 4+n {
 		return false
