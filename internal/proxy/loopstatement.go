@@ -247,7 +247,7 @@ func (l *loop) relay(s *session, n int) {
 	ls := &s.ls
 	q := &ls.q
 	ls.respBy = time.Time{}
-	if q.kind == sockPrimary && q.b.conn.NextIsErr() && !s.pinned() && q.b.conn.TakeReadOnlyRefusal() {
+	if q.kind == sockPrimary && s.mayRunAgain(q.b) {
 		l.giveBack(s, backRefused)
 		return
 	}

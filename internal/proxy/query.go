@@ -79,29 +79,29 @@ func (s *session) runRouted(d router.Decision, p []byte, snap *topology.Snapshot
 // as read-only ran nothing of it (a switchover fenced the server before
 // this proxy learned of it, or someone set read_only): unless the session
 // is pinned there, p waits for a writable primary, as a held statement
-// does, and runs again, up to readOnlyRetries times.
+// does, and runs again, up to readOnlyRetries times per command.
 func (s *session) runOnPrimary(p []byte) (router.Result, error) {
-	for try := 0; ; try++ {
+	for {
 		b, err := s.primary()
 		if err != nil {
 			return errResult(router.TargetPrimary, "", err), err
 		}
-		sum, refused, err := s.execOnPrimary(b, p, try)
+		sum, refused, err := s.execOnPrimary(b, p)
 		if !refused {
 			return s.result(router.TargetPrimary, b.node, sum, err), err
 		}
 	}
 }
 
-// execOnPrimary is exec on primary connection b, for the try-th time,
-// except when b refuses p as read-only and the session may run it again:
-// then refused is true and nothing reached the client.
-func (s *session) execOnPrimary(b *backend, p []byte, try int) (sum mysqlwire.Summary, refused bool, err error) {
+// execOnPrimary is exec on primary connection b, except when b refuses p
+// as read-only and the session may run it again (see mayRunAgain): then
+// refused is true and nothing reached the client.
+func (s *session) execOnPrimary(b *backend, p []byte) (sum mysqlwire.Summary, refused bool, err error) {
 	if err := s.beginExec(b, p); err != nil {
 		sum, err = s.endExec(b, mysqlwire.Summary{}, err)
 		return sum, false, err
 	}
-	if try < readOnlyRetries && b.conn.NextIsErr() && !s.pinned() && b.conn.TakeReadOnlyRefusal() {
+	if s.mayRunAgain(b) {
 		s.refused(b)
 		return mysqlwire.Summary{}, true, nil
 	}
@@ -110,15 +110,24 @@ func (s *session) execOnPrimary(b *backend, p []byte, try int) (sum mysqlwire.Su
 	return sum, false, err
 }
 
-// readOnlyRetries bounds how often one statement runs again after a
+// readOnlyRetries bounds how often one command runs again after a
 // read-only refusal.
 const readOnlyRetries = 3
 
+// mayRunAgain reports whether the answer b is about to relay is a
+// read-only refusal the session may run again (not pinned to b, retries
+// left for this command), and if so consumes it; refused must follow.
+func (s *session) mayRunAgain(b *backend) bool {
+	return s.roRefusals < readOnlyRetries && b.conn.NextIsErr() && !s.pinned() && b.conn.TakeReadOnlyRefusal()
+}
+
 // refused ends a statement that primary connection b refused as read-only
-// (its answer consumed): b is checked again before the next write.
+// (its answer consumed, see mayRunAgain): b is checked again before the
+// next write, and the refusal counts against the command's retries.
 func (s *session) refused(b *backend) {
 	_, _ = s.endExec(b, mysqlwire.Summary{}, nil)
 	b.writable = false
+	s.roRefusals++
 	s.srv.m.readOnlyRetries.Inc()
 	s.log.Debug("primary refused a write as read-only; waiting for a writable primary", "primary", b.node)
 }

@@ -57,7 +57,9 @@ type session struct {
 	cur      *backend // backend of the running statement
 	deadline bool     // cur's read deadline is the query timeout
 	routed   bool     // between router Route and Observe
-	draining bool
+	// roRefusals counts the running command's read-only refusals (refused).
+	roRefusals int
+	draining   bool
 
 	mu   sync.Mutex // guards prim and repl for readers on other goroutines
 	prim *backend
@@ -135,6 +137,7 @@ func (s *session) serve(p []byte) bool {
 // endCommand ends a command that the session began (stateBusy); keep is
 // the command's verdict, and the result whether the session goes on.
 func (s *session) endCommand(keep bool) bool {
+	s.roRefusals = 0
 	s.c.ShrinkBuffer()
 	s.holdsState.Store(s.pinned())
 	if !s.state.CompareAndSwap(stateBusy, stateIdle) {

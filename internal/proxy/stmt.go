@@ -151,7 +151,7 @@ func (s *session) runExecute(st *stmt, p []byte, d router.Decision, start time.T
 	var err error
 	if d.Target == router.TargetReplica {
 		if b := s.stmtReplica(st, d, p); b != nil {
-			res, _, err = s.runStmt(st, b, p, router.TargetReplica, 0)
+			res, _, err = s.runStmt(st, b, p, router.TargetReplica)
 		} else {
 			d.Target = router.TargetPrimary
 		}
@@ -176,12 +176,12 @@ func (s *session) executeOn(st *stmt, p []byte, start time.Time) bool {
 // execOnPrimaryStmt runs EXECUTE p of st on the primary, again (prepared
 // anew where needed) when a read-only primary refused it, as runOnPrimary.
 func (s *session) execOnPrimaryStmt(st *stmt, p []byte) (router.Result, error) {
-	for try := 0; ; try++ {
+	for {
 		b, err := s.stmtPrimary(st, p)
 		if err != nil {
 			return errResult(router.TargetPrimary, "", err), err
 		}
-		res, refused, err := s.runStmt(st, b, p, router.TargetPrimary, try)
+		res, refused, err := s.runStmt(st, b, p, router.TargetPrimary)
 		if !refused {
 			return res, err
 		}
@@ -224,9 +224,9 @@ func (s *session) stmtReplica(st *stmt, d router.Decision, p []byte) *backend {
 // runStmt sends an EXECUTE to b with b's statement id and relays it. An
 // EXECUTE without parameter types that b has not seen goes with the
 // remembered ones added (in the session's scratch buffer; p is left as
-// the client sent it but for the id). On the primary it is the try-th
-// time (execOnPrimary); refused reports a read-only refusal to run again.
-func (s *session) runStmt(st *stmt, b *backend, p []byte, t router.Target, try int) (router.Result, bool, error) {
+// the client sent it but for the id). On the primary, refused reports a
+// read-only refusal to run again (execOnPrimary).
+func (s *session) runStmt(st *stmt, b *backend, p []byte, t router.Target) (router.Result, bool, error) {
 	typed := st.sendsTypes(p)
 	if !typed && !st.typed[b] {
 		if q, ok := addParamTypes(s.execBuf[:0], p, int(st.params), st.types); ok {
@@ -238,7 +238,7 @@ func (s *session) runStmt(st *stmt, b *backend, p []byte, t router.Target, try i
 	var refused bool
 	var err error
 	if t == router.TargetPrimary {
-		sum, refused, err = s.execOnPrimary(b, p, try)
+		sum, refused, err = s.execOnPrimary(b, p)
 	} else {
 		sum, err = s.exec(b, p, mysqlwire.RespResult)
 	}
