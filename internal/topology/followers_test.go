@@ -137,8 +137,8 @@ func TestRemoteIsFollower(t *testing.T) {
 		t.Errorf("after the ack the Remote's snapshot is epoch %d primary %q, want 2 and none", got.Epoch, got.Primary)
 	}
 	list := fol.List()
-	if len(list) != 1 || list[0].ID != r.ID() || list[0].Acked != 11 || !list[0].Polling {
-		t.Fatalf("followers: got %+v, want one with id %q, acked 11, polling", list, r.ID())
+	if len(list) != 1 || list[0].ID != r.id || list[0].Acked != 11 || !list[0].Polling {
+		t.Fatalf("followers: got %+v, want one with id %q, acked 11, polling", list, r.id)
 	}
 	// A poll without a follower id (curl, an older proxy) is not tracked.
 	resp, err := srv.Client().Get(srv.URL + "?after=0&wait=0s")

@@ -18,7 +18,7 @@ import (
 // polling. While the manager is unreachable it keeps the last snapshot (the
 // proxy still checks read_only itself before writing) and retries with a
 // short backoff. Every request names the Remote by a per-process follower
-// id (ID) so that the manager knows which snapshot it has taken. Run owns
+// id so that the manager knows which snapshot it has taken. Run owns
 // the polling; Current and Contact are safe from any goroutine.
 type Remote struct {
 	base   string
@@ -60,9 +60,6 @@ func followerName() string {
 	}
 	return fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), rand.Uint32N(1<<16))
 }
-
-// ID returns the follower id this Remote sends to the manager.
-func (r *Remote) ID() string { return r.id }
 
 // Current implements Source. Before the first contact it returns an empty
 // snapshot (Version 0, no primary).
