@@ -47,6 +47,9 @@ func TestStatementMetricsAddUpLanes(t *testing.T) {
 		t.Errorf("primary histogram sum = %v, want %v", h.GetSampleSum(), want)
 	}
 	wantCum := []uint64{1, 2, 2, 2, 2, 2, 2, 2, 2, 2} // 50 µs, 200 µs, ... 13.1 s
+	if n := len(h.GetBucket()); n != len(wantCum) {
+		t.Fatalf("primary histogram has %d buckets, want %d", n, len(wantCum))
+	}
 	for i, b := range h.GetBucket() {
 		if b.GetUpperBound() != latencyBounds[i].Seconds() || b.GetCumulativeCount() != wantCum[i] {
 			t.Errorf("bucket %d: le=%v count=%d, want le=%v count=%d", i, b.GetUpperBound(), b.GetCumulativeCount(),
