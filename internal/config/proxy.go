@@ -69,6 +69,13 @@ type Proxy struct {
 	// HAProxy's threads). Each keeps an OS thread, on top of threads, and
 	// spreads sessions over the CPUs.
 	Loops int `yaml:"loops,omitempty"`
+	// Pipelines, when above 0, lets each event loop send independent reads of
+	// different sessions (autocommit SELECTs that depend on nothing of the
+	// session but its schema and settings) over up to Pipelines shared backend
+	// connections per server and session state, several at a time, instead
+	// of one at a time over each session's own connection (README,
+	// "Pipelined reads"). 0, the default: off.
+	Pipelines int `yaml:"pipelines,omitempty"`
 	// TLSCert and TLSKey are PEM files; when set, clients may use TLS.
 	TLSCert string `yaml:"tls_cert,omitempty"`
 	TLSKey  string `yaml:"tls_key,omitempty"`
@@ -139,7 +146,7 @@ func (p *Proxy) Validate() error {
 			return fmt.Errorf("durations must not be negative")
 		}
 	}
-	if p.MaxConnections < 0 || p.PoolMaxPerServer < 0 || p.PoolMaxIdle < 0 || p.Threads < 0 || p.Loops < 0 {
+	if p.MaxConnections < 0 || p.PoolMaxPerServer < 0 || p.PoolMaxIdle < 0 || p.Threads < 0 || p.Loops < 0 || p.Pipelines < 0 {
 		return fmt.Errorf("limits must not be negative")
 	}
 	switch p.DataPath {

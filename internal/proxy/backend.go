@@ -75,27 +75,33 @@ func (s *session) open(node topology.Node) (*backend, error) {
 // sync brings b up to the session's state: schema, session commands not
 // yet run there, and the multi-statement option.
 func (s *session) sync(b *backend) error {
-	if s.schema != "" && b.schema != s.schema {
-		if _, err := b.conn.Command(append([]byte{mysqlwire.ComInitDB}, s.schema...)); err != nil {
+	return syncTo(b, s.schema, s.history, s.option)
+}
+
+// syncTo brings b up to a session state: schema, the session commands of
+// history not yet run there, and the multi-statement option.
+func syncTo(b *backend, schema string, history []string, option uint16) error {
+	if schema != "" && b.schema != schema {
+		if _, err := b.conn.Command(append([]byte{mysqlwire.ComInitDB}, schema...)); err != nil {
 			return err
 		}
-		b.schema = s.schema
+		b.schema = schema
 	}
-	for b.applied < len(s.history) {
-		if _, err := b.conn.Exec(s.history[b.applied]); err != nil {
+	for b.applied < len(history) {
+		if _, err := b.conn.Exec(history[b.applied]); err != nil {
 			return err
 		}
 		b.applied++
 	}
-	if b.option != s.option {
-		cmd := binary.LittleEndian.AppendUint16([]byte{mysqlwire.ComSetOption}, s.option)
+	if b.option != option {
+		cmd := binary.LittleEndian.AppendUint16([]byte{mysqlwire.ComSetOption}, option)
 		if err := b.conn.WriteCommand(cmd); err != nil {
 			return err
 		}
 		if _, err := b.conn.ReadPacket(); err != nil {
 			return err
 		}
-		b.option, b.dirty = s.option, true
+		b.option, b.dirty = option, true
 	}
 	return nil
 }

@@ -58,6 +58,7 @@ func (s *session) comResetConnection(p []byte) bool {
 		s.release(b)
 	}
 	s.history, s.stmts = nil, nil
+	s.histGen++
 	s.status = mysqlwire.StatusAutocommit
 	if s.rs != nil {
 		s.rs.Reset(s.user, s.schema)
@@ -105,6 +106,7 @@ func (s *session) comChangeUser(p []byte) bool {
 		s.charset = byte(cu.Charset)
 	}
 	s.history, s.stmts = nil, nil
+	s.histGen++
 	s.status = mysqlwire.StatusAutocommit
 	s.startRouting()
 	if s.schema != "" {

@@ -59,6 +59,10 @@ type Config struct {
 	// thread and a P of its own (GOMAXPROCS grows by Loops while the
 	// server runs). Fixed at New.
 	Loops int
+	// Pipelines is the number of shared connections per server and session
+	// state on which each loop pipelines independent reads (0: none;
+	// pipeline.go). Fixed at New.
+	Pipelines int
 }
 
 // Data paths (Config.DataPath).
@@ -81,6 +85,7 @@ func ConfigFrom(c *config.Config) (Config, error) {
 		AuthPlugin:        c.Proxy.DefaultAuthPlugin,
 		DataPath:          c.Proxy.DataPath,
 		Loops:             c.Proxy.Loops,
+		Pipelines:         c.Proxy.Pipelines,
 	}
 	for _, s := range c.Cluster.Servers {
 		pc.Servers = append(pc.Servers, s.Address)

@@ -41,6 +41,11 @@ func (s *session) beginExec(b *backend, p []byte) error {
 // endExec ends a statement begun on b whose relay returned sum and err.
 func (s *session) endExec(b *backend, sum mysqlwire.Summary, err error) (mysqlwire.Summary, error) {
 	s.cur = nil
+	if err != nil || sum.Err != nil || sum.Warnings > 0 {
+		s.diag = true
+	} else if !s.keepDiag {
+		s.diag = false
+	}
 	if s.deadline {
 		_ = b.conn.NetConn().SetReadDeadline(time.Time{})
 		s.deadline = false
@@ -64,7 +69,7 @@ func (s *session) failed(b *backend, err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		s.srv.m.backendErrors.WithLabelValues(b.node, "timeout").Inc()
 		s.forget(b, true)
-		s.killQuery(b.conn.Addr, b.conn.Greeting.ConnID) // stop the server's work too
+		s.srv.killThread(b.conn.Addr, b.conn.Greeting.ConnID, "QUERY") // stop the server's work too
 		qt := s.srv.config().QueryTimeout
 		if pinned {
 			s.status = mysqlwire.StatusAutocommit

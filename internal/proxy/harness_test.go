@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -41,7 +42,8 @@ func newHarness(t testing.TB, replicas int, edit func(*config.Config)) *harness 
 	c := sandboxtest.New(t, sandbox.Options{Replicas: replicas, PrimaryWritable: true})
 	h := &harness{t: t, c: c, cfg: c.Config()}
 	h.cfg.Proxy.HoldTimeout = 3 * time.Second
-	h.cfg.Proxy.DataPath = os.Getenv("VIGIL_TEST_DATA_PATH") // scripts/test runs this package with each
+	h.cfg.Proxy.DataPath = os.Getenv("VIGIL_TEST_DATA_PATH")                   // scripts/test runs this package with each
+	h.cfg.Proxy.Pipelines, _ = strconv.Atoi(os.Getenv("VIGIL_TEST_PIPELINES")) // and with pipelines on
 	if edit != nil {
 		edit(h.cfg)
 	}

@@ -101,6 +101,9 @@ func (s *session) kill(k killRequest) bool {
 	}
 	if target.state.Load() == stateBusy {
 		s.killBackends(target)
+		if l := target.ls.loop; l != nil {
+			l.interrupt(target)
+		}
 	}
 	if !k.query {
 		target.close()
@@ -189,25 +192,26 @@ func (s *session) killBackends(target *session) {
 	}
 	target.mu.Unlock()
 	for _, v := range vs {
-		s.killQuery(v.addr, v.thread)
+		s.srv.killThread(v.addr, v.thread, "QUERY")
 	}
 }
 
-// killQuery runs KILL QUERY thread on the server at addr as the admin user.
-func (s *session) killQuery(addr string, thread uint32) {
-	cfg := s.srv.config()
+// killThread runs KILL <what> thread (QUERY or CONNECTION) on the server
+// at addr as the admin user.
+func (s *Server) killThread(addr string, thread uint32, what string) {
+	cfg := s.config()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ConnectTimeout)
 	c, err := mysqlwire.Dial(ctx, mysqlwire.DialConfig{
-		Addr: addr, User: cfg.Admin.User, Password: cfg.Admin.Password, TLS: s.srv.pool.TLS(),
+		Addr: addr, User: cfg.Admin.User, Password: cfg.Admin.Password, TLS: s.pool.TLS(),
 	})
 	cancel()
 	if err != nil {
-		s.log.Warn("KILL QUERY: cannot reach server", "addr", addr, "err", err)
+		s.log.Warn("KILL "+what+": cannot reach server", "addr", addr, "err", err)
 		return
 	}
 	defer c.Close()
-	if _, err := c.Exec(fmt.Sprintf("KILL QUERY %d", thread)); err != nil {
-		s.log.Debug("KILL QUERY on backend", "addr", addr, "thread", thread, "err", err)
+	if _, err := c.Exec(fmt.Sprintf("KILL %s %d", what, thread)); err != nil {
+		s.log.Debug("KILL "+what+" on backend", "addr", addr, "thread", thread, "err", err)
 	}
 }
 

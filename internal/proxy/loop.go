@@ -41,10 +41,12 @@ type loop struct {
 	epfd int
 	evfd int // eventfd: sessions handed over, closes, stop
 
-	mu      sync.Mutex
-	inbox   []*session // handed over by their goroutines, not yet watched
-	ending  []*session // closed from other goroutines while on the loop
-	stopped bool
+	mu     sync.Mutex
+	inbox  []*session // handed over by their goroutines, not yet watched
+	ending []*session // closed from other goroutines while on the loop
+	// interrupts: sessions whose pipelined read KILL QUERY interrupts.
+	interrupts []*session
+	stopped    bool
 
 	slots  []*session // by token slot
 	gens   []int32
@@ -58,8 +60,21 @@ type loop struct {
 	// done in it: statements' start and end (their latency is exact to a
 	// round of the loop, a few µs), deadlines. One clock read per round
 	// instead of two per statement.
-	now time.Time
-	ran atomic.Uint64 // statements run in place (metrics: loop_statements_total)
+	now     time.Time
+	ran     atomic.Uint64 // statements run in place (metrics: loop_statements_total)
+	pipeRan atomic.Uint64 // of which on pipelines (pipeline_statements_total)
+	// pipesOpen counts its pipeline connections (vigil_proxy_pipelines).
+	pipesOpen atomic.Int64
+
+	// Pipelines (pipeline.go): maxPipes per state, the sets by key, the
+	// pipelines by id with their generations and free ids, and pipelines
+	// opened by goroutines (under mu) not yet watched.
+	maxPipes int
+	pipeSets map[string]*pipeSet
+	pipes    []*pipe
+	pipeGens []int32
+	pipeFree []int32
+	opened   []pipeOpened
 }
 
 // The watched sockets of a session: token low bits.
@@ -67,6 +82,7 @@ const (
 	sockClient = iota
 	sockPrimary
 	sockReplica
+	sockPipe      // token = lane id*sockKinds + sockPipe (lane.go)
 	sockKinds = 4 // token = slot*sockKinds + kind
 )
 
@@ -92,7 +108,8 @@ func newLoop(srv *Server) (*loop, error) {
 		unix.Close(evfd)
 		return nil, err
 	}
-	return &loop{srv: srv, epfd: epfd, evfd: evfd, events: make([]unix.EpollEvent, 256)}, nil
+	return &loop{srv: srv, epfd: epfd, evfd: evfd, events: make([]unix.EpollEvent, 256),
+		maxPipes: srv.config().Pipelines, pipeSets: map[string]*pipeSet{}}, nil
 }
 
 // serve hands s to the loop and waits until the loop gives it back; the
@@ -130,6 +147,17 @@ func (l *loop) end(s *session) bool {
 	l.ending = append(l.ending, s)
 	l.signal()
 	return true
+}
+
+// interrupt asks the loop to interrupt s's read if it is in flight on a
+// pipeline (KILL QUERY).
+func (l *loop) interrupt(s *session) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s.ls.in {
+		l.interrupts = append(l.interrupts, s)
+		l.signal()
+	}
 }
 
 // The Ps that running event loops hold (loopProcs, LoopProcs).
@@ -189,6 +217,10 @@ func (l *loop) run() {
 				continue
 			}
 			slot, kind := ev.Fd/sockKinds, ev.Fd%sockKinds
+			if kind == sockPipe {
+				l.pipeReady(slot, ev.Pad, ev.Events)
+				continue
+			}
 			if int(slot) >= len(l.slots) || l.gens[slot] != ev.Pad || l.slots[slot] == nil {
 				continue // the session left the loop after this event was queued
 			}
@@ -283,9 +315,15 @@ func (l *loop) intake() bool {
 	var buf [8]byte
 	_, _ = unix.Read(l.evfd, buf[:])
 	l.mu.Lock()
-	inbox, ending, stopped := l.inbox, l.ending, l.stopped
-	l.inbox, l.ending = nil, nil
+	inbox, ending, stopped, opened, interrupts := l.inbox, l.ending, l.stopped, l.opened, l.interrupts
+	l.inbox, l.ending, l.opened, l.interrupts = nil, nil, nil, nil
 	l.mu.Unlock()
+	for _, s := range interrupts {
+		l.interruptPipe(s)
+	}
+	for _, o := range opened {
+		l.addPipe(o)
+	}
 	for _, s := range inbox {
 		l.watch(s)
 	}
@@ -300,6 +338,7 @@ func (l *loop) intake() bool {
 				l.giveBack(s, s.ls.phase.back())
 			}
 		}
+		l.closePipes()
 		return true
 	}
 	return false
@@ -420,6 +459,7 @@ func (l *loop) scanDeadlines() {
 		return
 	}
 	l.scanAt = time.Time{}
+	l.scanPipes()
 	for _, s := range l.slots {
 		if s == nil {
 			continue

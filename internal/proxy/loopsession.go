@@ -35,12 +35,15 @@ const (
 	// backFlush: the answer to s.ls.q is partly sent; send the rest and
 	// end the command with verdict s.ls.keep.
 	backFlush
+	// backInterrupted: KILL QUERY interrupted the read s.ls.q in flight on
+	// a pipeline (pipeline.go); answer the interruption.
+	backInterrupted
 	// backEnd: the session is over (closed, idle timeout, client gone).
 	backEnd
 )
 
 func (b loopBack) String() string {
-	return [...]string{"idle", "command", "routed", "exec_routed", "relay", "primary", "refused", "flush", "end"}[b]
+	return [...]string{"idle", "command", "routed", "exec_routed", "relay", "primary", "refused", "flush", "interrupted", "end"}[b]
 }
 
 // loopPhase is what the loop waits for on a session.
@@ -51,6 +54,7 @@ const (
 	phaseSending                  // the backend to take the rest of a request
 	phaseWaiting                  // the backend's answer
 	phaseFlush                    // the client to take the rest of an answer
+	phasePipe                     // a lane's answer (lane.go)
 )
 
 // back is where a session in phase p stands when the loop stops.
@@ -60,6 +64,8 @@ func (p loopPhase) back() loopBack {
 		return backRelay
 	case phaseFlush:
 		return backFlush
+	case phasePipe:
+		return backRouted // nothing reached the client: run it again
 	}
 	return backIdle
 }
@@ -98,6 +104,10 @@ type loopState struct {
 	bin, bout [sockKinds]bool
 
 	idleBy, respBy time.Time // client idle and query timeouts (zero: none)
+
+	pipeGen   uint32 // counts reads sent on pipelines (pipeEntry.gen)
+	pipe      *pipe  // the pipeline of the last read sent on one
+	pipeCache pipeCache
 }
 
 func (ls *loopState) ready(kind int32, events uint32) {
@@ -195,6 +205,10 @@ func (s *session) resume(back loopBack) bool {
 		return s.endCommand(s.observeQuery(q.p, q.d, q.start, time.Now(), res, err))
 	case backFlush:
 		return s.c.FlushPending() == nil && s.endCommand(s.ls.keep)
+	case backInterrupted:
+		err := mysqlwire.Errorf(mysqlwire.ErQueryInterrupted, "70100", "Query execution was interrupted")
+		res := router.Result{Target: q.d.Target, Backend: q.b.node, Err: true, ErrCode: err.Number}
+		return s.endCommand(s.observeRun(&q, time.Now(), res, err))
 	case backEnd:
 		return false
 	}

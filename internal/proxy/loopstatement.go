@@ -54,6 +54,8 @@ func (l *loop) drive(s *session) {
 			if !l.answer(s) {
 				return
 			}
+		case phasePipe:
+			return
 		case phaseFlush:
 			if !ls.cout {
 				return
@@ -138,11 +140,20 @@ func (l *loop) query(s *session, p []byte) {
 	q := &s.ls.q
 	q.start = l.now
 	q.snap, _ = s.srv.src.Current()
-	_, q.d = s.rs.RouteQuery(p[1:], q.snap, q.start)
+	st, d := s.rs.RouteQuery(p[1:], q.snap, q.start)
+	q.d, s.keepDiag = d, d.Reason == router.ReasonSameAsLast
 	b, kind := s.readyFor(q.d, q.snap)
 	if b == nil {
 		l.giveBack(s, backRouted)
 		return
+	}
+	if l.maxPipes > 0 && s.pipeEligible(st, d) {
+		if node, ok := q.snap.Node(b.node); ok {
+			if ln := l.pipeFor(s, b, node.Address); ln != nil {
+				l.sendPipe(s, ln)
+				return
+			}
+		}
 	}
 	l.send(s, b, kind)
 }
@@ -165,6 +176,7 @@ func (l *loop) execute(s *session, p []byte) {
 	q.start, q.st, q.typed = l.now, st, st.sendsTypes(p)
 	q.snap, _ = s.srv.src.Current()
 	q.d = s.rs.RoutePrepared(&st.rp, 0, q.snap, q.start)
+	s.keepDiag = q.d.Reason == router.ReasonSameAsLast
 	b, kind := s.readyFor(q.d, q.snap)
 	if b == nil || !q.typed && !st.typed[b] {
 		l.giveBack(s, backExecRouted)

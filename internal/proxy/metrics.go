@@ -28,7 +28,16 @@ type metrics struct {
 	loopRan   func() uint64 // set by the server once its loops exist
 	loopBack  *prometheus.CounterVec
 	loopBacks [backEnd + 1]prometheus.Counter
-	now       func() time.Time
+	// Pipelines (pipeline.go): reads answered on pipelines (pipeRan, per loop as
+	// loopRan), pipelines open, opened and closed, reads given back to run again.
+	pipeRuns   prometheus.CounterFunc
+	pipeRan    func() uint64
+	pipesOpen  prometheus.GaugeFunc
+	pipesHeld  func() int64
+	pipeOpens  prometheus.Counter
+	pipeCloses *prometheus.CounterVec
+	pipeAgain  *prometheus.CounterVec
+	now        func() time.Time
 }
 
 func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
@@ -61,8 +70,38 @@ func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
 			Namespace: "vigil", Subsystem: "proxy", Name: "loop_handbacks_total",
 			Help: "Sessions the event loop gave back to their goroutines, by the step they were at.",
 		}, []string{"at"}),
+		pipeOpens: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "vigil", Subsystem: "proxy", Name: "pipeline_opens_total",
+			Help: "Pipeline connections the event loops began to open (proxy.pipelines).",
+		}),
+		pipeCloses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vigil", Subsystem: "proxy", Name: "pipeline_closes_total",
+			Help: "Pipeline connections closed, by why: io, protocol, large (an answer over the buffer), stall, killed (KILL QUERY of a read on it), idle, stop.",
+		}, []string{"why"}),
+		pipeAgain: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vigil", Subsystem: "proxy", Name: "pipeline_reruns_total",
+			Help: "Reads sent on a pipeline that ran again on their session's own connection, by why (diagnostics: an error or warnings).",
+		}, []string{"why"}),
 		now: time.Now,
 	}
+	m.pipesOpen = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "vigil", Subsystem: "proxy", Name: "pipelines",
+		Help: "Pipeline connections the event loops hold open now (lent by the pool).",
+	}, func() float64 {
+		if m.pipesHeld == nil {
+			return 0
+		}
+		return float64(m.pipesHeld())
+	})
+	m.pipeRuns = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: "vigil", Subsystem: "proxy", Name: "pipeline_statements_total",
+		Help: "Reads answered on pipelines (proxy.pipelines); also counted in loop_statements_total.",
+	}, func() float64 {
+		if m.pipeRan == nil {
+			return 0
+		}
+		return float64(m.pipeRan())
+	})
 	m.loopRuns = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Namespace: "vigil", Subsystem: "proxy", Name: "loop_statements_total",
 		Help: "Statements the event loops ran in place (data_path: loop).",
@@ -79,7 +118,8 @@ func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.sessions, m.connections, m.statements,
-		m.errors, m.backendErrors, m.holds, m.holdSeconds, m.readOnlyRetries, m.loopRuns, m.loopBack, poolCollector{p}} {
+		m.errors, m.backendErrors, m.holds, m.holdSeconds, m.readOnlyRetries, m.loopRuns, m.loopBack,
+		m.pipeRuns, m.pipesOpen, m.pipeOpens, m.pipeCloses, m.pipeAgain, poolCollector{p}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -29,6 +29,7 @@ func (s *session) comQuery(p []byte) bool {
 	}
 	snap, _ := s.srv.src.Current()
 	_, d := s.rs.RouteQuery(sql, snap, start) // Classify + Route, lexing sql once
+	s.keepDiag = d.Reason == router.ReasonSameAsLast
 	return s.runQuery(p, d, snap, start)
 }
 
@@ -216,6 +217,7 @@ func (s *session) remember(cmd string) {
 		s.resetApplied()
 	}
 	s.history = append(s.history, cmd)
+	s.histGen++
 	if s.prim != nil && s.prim.applied == len(s.history)-1 {
 		s.prim.applied = len(s.history)
 	}

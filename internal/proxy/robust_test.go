@@ -14,7 +14,7 @@ import (
 
 // busyBackends is the number of backend connections lent to sessions.
 func (h *harness) busyBackends() int {
-	n := 0
+	n := -int(metricValue(h.t, h.reg, "vigil_proxy_pipelines")) // the loops' own
 	for _, st := range h.pool.Stats() {
 		n += st.Open - st.Idle
 	}

@@ -321,6 +321,18 @@ func (s *Server) startLoops(n int) error {
 		}
 		return n
 	}
+	s.m.pipesHeld = func() (n int64) {
+		for _, l := range loops {
+			n += l.pipesOpen.Load()
+		}
+		return n
+	}
+	s.m.pipeRan = func() (n uint64) {
+		for _, l := range loops {
+			n += l.pipeRan.Load()
+		}
+		return n
+	}
 	for _, l := range s.loops {
 		go l.run()
 	}

@@ -47,6 +47,7 @@ type session struct {
 
 	rs       *router.Session
 	history  []string         // replayable session commands, in order
+	histGen  uint64           // counts changes to history (pipeline.go)
 	option   uint16           // multi-statements option: 0 on, 1 off (COM_SET_OPTION values)
 	status   uint16           // last known server status flags
 	gtid     []byte           // last_gtid of the running statement
@@ -59,7 +60,13 @@ type session struct {
 	routed   bool     // between router Route and Observe
 	// roRefusals counts the running command's read-only refusals (refused).
 	roRefusals int
-	draining   bool
+	// diag: an answer relayed from one of the session's own connections
+	// had warnings or an error, which SHOW WARNINGS there would list, and
+	// no clean answer followed but of statements that leave them
+	// (keepDiag: SHOW WARNINGS, FOUND_ROWS()...). No read goes on a
+	// pipeline meanwhile (pipeline.go).
+	diag, keepDiag bool
+	draining       bool
 
 	mu   sync.Mutex // guards prim and repl for readers on other goroutines
 	prim *backend

@@ -141,6 +141,7 @@ func (s *session) comExecute(p []byte) bool {
 	}
 	snap, _ := s.srv.src.Current()
 	d := s.rs.RoutePrepared(&st.rp, flags, snap, start)
+	s.keepDiag = d.Reason == router.ReasonSameAsLast
 	return s.runExecute(st, p, d, start)
 }
 

@@ -111,3 +111,15 @@ func (s Statement) Has(f Flags) bool { return s.Flags&f == f }
 
 // ReadOnly reports whether the statement may run on a replica.
 func (s Statement) ReadOnly() bool { return s.Flags&FlagReadOnly != 0 }
+
+// Independent reports whether the statement is one plain read whose answer
+// depends on nothing of the session but its schema and settings: a SELECT
+// without locking, lock, sequence or session functions, user variables,
+// functions about the previous statement, or SQL_CALC_FOUND_ROWS. Any
+// connection in the same state answers it alike (the proxy's pipelines).
+func (s Statement) Independent() bool {
+	const dependent = FlagLockingRead | FlagGetLock | FlagReleaseLock | FlagReleaseAllLocks |
+		FlagLockFunc | FlagSequence | FlagSideEffect | FlagUserVar | FlagLastInsertID |
+		FlagSameAsLast | FlagCalcFoundRows | FlagMulti | FlagSessionCmd | FlagGlobalSet | FlagTemporary
+	return s.Kind == KindSelect && s.ReadOnly() && s.Flags&dependent == 0
+}

@@ -1,0 +1,431 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"vigil/internal/mysqlwire"
+	"vigil/internal/router"
+)
+
+// Pipelines (Config.Pipelines > 0): each event loop keeps, per server and
+// session state, up to Config.Pipelines backend connections of its own on
+// which it sends independent reads of different sessions one after another
+// without waiting for the answers, and hands each answer, in order, to the
+// session that asked. The server finds the next statement already queued
+// when it ends one, instead of sleeping until the proxy relays the answer
+// and the client sends again: it spends about 30 % less CPU per point
+// select (bench/README.md, "Pipelined reads").
+//
+// A read goes on a pipeline only when any connection in the session's
+// state answers it as the session's own would: an autocommit SELECT
+// outside a transaction that depends on nothing of the session's previous
+// statements or connection (router.Statement.Independent), from a session
+// that pins nothing and whose own connection holds no warnings (diag),
+// that the loop would otherwise run in place on its own connection. The
+// state is the user, schema, character set, protocol options and session
+// commands (the pipeline's key). Everything unusual is given back to the
+// session's goroutine to run again on the session's own connection, which
+// is safe because nothing of the answer reached the client and the read
+// changed nothing: an answer with an error or warnings (so that SHOW
+// WARNINGS finds them there), one too large for the pipeline's buffer, a
+// pipeline that failed or whose oldest read took longer than pipeStall,
+// and the loop stopping. KILL QUERY of a read on a pipeline answers the
+// interruption and kills the pipeline's server thread; the pipeline's
+// other reads run again.
+
+// pipeDepth bounds the reads in flight on one pipeline.
+const pipeDepth = 16
+
+// pipeStall is how long the oldest read on a pipeline may take before the
+// pipeline is closed and its reads run again on their sessions' connections
+// (where KILL QUERY and query_timeout apply as usual).
+const pipeStall = time.Second
+
+// pipeIdle is how long an unused pipeline stays open.
+const pipeIdle = time.Minute
+
+// pipeRetry is how long a loop waits before opening a pipeline again for a
+// state whose last pipeline failed to open.
+const pipeRetry = time.Second
+
+// pipeSet is the pipelines of one loop to one server for one session state.
+type pipeSet struct {
+	key     string
+	pipes   []*pipe
+	opening bool
+	dead    bool // no longer in the loop's map (sessions' caches drop it)
+	retryAt time.Time
+}
+
+// pipeline is one shared backend connection and the reads in flight on it.
+type pipe struct {
+	set     *pipeSet
+	b       *backend
+	id      int32
+	fifo    []pipeEntry
+	head    int
+	in, out bool // readiness, as loopState's
+	used    time.Time
+}
+
+// pipeEntry is a read sent on a pipeline, for session s while its pipeGen is
+// gen (a session that moved on since is no longer waiting: its answer is
+// dropped).
+type pipeEntry struct {
+	s    *session
+	gen  uint32
+	sent time.Time
+}
+
+// pipeOpened is a pipeline connection opened (or not) by a goroutine for set.
+type pipeOpened struct {
+	set *pipeSet
+	b   *backend
+	err error
+}
+
+func (p *pipe) depth() int { return len(p.fifo) - p.head }
+
+// pipeEligible reports whether a COM_QUERY classified st and routed by d
+// may run on a pipeline.
+func (s *session) pipeEligible(st router.Statement, d router.Decision) bool {
+	switch d.Reason {
+	case router.ReasonWrite, router.ReasonTransaction, router.ReasonPinned, router.ReasonSameAsLast:
+		return false
+	}
+	return st.Independent() && !s.diag && !s.pinned()
+}
+
+// pipeFor returns the pipeline on which s's read can go to b's server now, or
+// nil (none open, or all full); it opens another pipeline for the state when
+// every pipeline is busy.
+func (l *loop) pipeFor(s *session, b *backend, addr string) *pipe {
+	set := l.pipeSetFor(s, b.node)
+	var best *pipe
+	for _, p := range set.pipes {
+		if d := p.depth(); d < pipeDepth && (best == nil || d < best.depth()) {
+			best = p
+		}
+	}
+	if (best == nil || best.depth() > 0) && len(set.pipes) < l.maxPipes && !set.opening && !l.now.Before(set.retryAt) {
+		set.opening = true
+		l.srv.m.pipeOpens.Inc()
+		go l.openPipe(set, s.pipeDial(addr), b.node, s.schema, slices.Clone(s.history), s.option)
+	}
+	return best
+}
+
+// pipeSetFor returns the loop's pipeline set for s's state on node, cached on
+// the session while the state lasts.
+func (l *loop) pipeSetFor(s *session, node string) *pipeSet {
+	c := &s.ls.pipeCache
+	if c.set != nil && !c.set.dead && c.node == node && c.user == s.user && c.schema == s.schema &&
+		c.histGen == s.histGen && c.option == s.option {
+		return c.set
+	}
+	key := s.pipeKey(node)
+	set := l.pipeSets[key]
+	if set == nil {
+		set = &pipeSet{key: key}
+		l.pipeSets[key] = set
+	}
+	*c = pipeCache{set: set, node: node, user: s.user, schema: s.schema, histGen: s.histGen, option: s.option}
+	return set
+}
+
+// pipeCache is the session's last pipeline set and the state it was for.
+type pipeCache struct {
+	set                *pipeSet
+	node, user, schema string
+	histGen            uint64
+	option             uint16
+}
+
+// pipeKey is s's state on node: what a connection must share with s's own
+// to answer its independent reads alike.
+func (s *session) pipeKey(node string) string {
+	var k strings.Builder
+	for _, f := range []string{node, s.user, string(s.stage1), s.schema,
+		strconv.FormatUint(uint64(s.backendCaps()), 16), strconv.FormatUint(uint64(s.extCaps), 16),
+		strconv.Itoa(int(s.charset)), strconv.Itoa(int(s.option))} {
+		k.WriteString(f)
+		k.WriteByte(0)
+	}
+	for _, h := range s.history {
+		k.WriteString(h)
+		k.WriteByte(0)
+	}
+	return k.String()
+}
+
+// pipeDial is how s's own connections to addr are opened.
+func (s *session) pipeDial(addr string) mysqlwire.DialConfig {
+	return mysqlwire.DialConfig{
+		Addr: addr, User: s.user, Stage1: s.stage1, DB: s.schema,
+		Caps: s.backendCaps(), ExtCaps: s.extCaps, Charset: s.charset, Attrs: s.attrs,
+	}
+}
+
+// openPipe opens a pipeline connection (on its own goroutine) and hands it to
+// the loop.
+func (l *loop) openPipe(set *pipeSet, dc mysqlwire.DialConfig, node, schema string, history []string, option uint16) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.srv.config().ConnectTimeout)
+	defer cancel()
+	o := pipeOpened{set: set}
+	pc, err := l.srv.pool.Get(ctx, dc)
+	if err == nil {
+		o.b = &backend{conn: pc, node: node, schema: schema, option: multiOption(pc.Caps)}
+		switch {
+		case pc.ExtCaps != dc.ExtCaps:
+			err = errors.New("server capabilities differ from the session's")
+		default:
+			err = syncTo(o.b, schema, history, option)
+		}
+		if err == nil && !o.b.detach() {
+			err = errors.New("connection cannot be watched (TLS)")
+		}
+		if err != nil {
+			l.srv.pool.Discard(pc)
+			o.b = nil
+		}
+	}
+	o.err = err
+	l.mu.Lock()
+	l.opened = append(l.opened, o)
+	l.mu.Unlock()
+	l.signal()
+}
+
+// addPipe watches a pipeline connection opened for o.set.
+func (l *loop) addPipe(o pipeOpened) {
+	set := o.set
+	set.opening = false
+	if o.err != nil {
+		set.retryAt = l.now.Add(pipeRetry)
+		l.srv.log.Debug("event loop: cannot open a pipeline", "err", o.err)
+		return
+	}
+	p := &pipe{set: set, b: o.b, used: l.now, in: true, out: true}
+	if n := len(l.pipeFree); n > 0 {
+		p.id = l.pipeFree[n-1]
+		l.pipeFree = l.pipeFree[:n-1]
+	} else {
+		p.id = int32(len(l.pipes))
+		l.pipes = append(l.pipes, nil)
+		l.pipeGens = append(l.pipeGens, 0)
+	}
+	ev := unix.EpollEvent{
+		Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET,
+		Fd:     p.id*sockKinds + sockPipe, Pad: l.pipeGens[p.id],
+	}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, p.b.fd, &ev); err != nil {
+		l.pipeFree = append(l.pipeFree, p.id)
+		l.srv.pool.Discard(p.b.conn)
+		set.retryAt = l.now.Add(pipeRetry)
+		return
+	}
+	l.pipes[p.id] = p
+	l.pipesOpen.Add(1)
+	p.b.conn.SetNonblocking(true)
+	set.pipes = append(set.pipes, p)
+	l.scheduleScan()
+}
+
+// sendPipe sends s's routed read on p.
+func (l *loop) sendPipe(s *session, p *pipe) {
+	ls := &s.ls
+	ls.q.b, ls.q.kind = p.b, sockPipe
+	s.routed = true
+	ls.pipeGen++
+	ls.pipe = p
+	p.fifo = append(p.fifo, pipeEntry{s: s, gen: ls.pipeGen, sent: l.now})
+	p.used = l.now
+	ls.phase = phasePipe
+	if err := p.b.conn.WriteRequest(ls.q.p); err != nil {
+		l.closePipe(p, "io")
+		return
+	}
+	if p.b.conn.Pending() {
+		p.out = false
+	}
+	l.scheduleScan()
+}
+
+// pipeReady handles an event on pipeline id.
+func (l *loop) pipeReady(id int32, gen int32, events uint32) {
+	if int(id) >= len(l.pipes) || l.pipeGens[id] != gen || l.pipes[id] == nil {
+		return
+	}
+	p := l.pipes[id]
+	p.in = p.in || events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+	p.out = p.out || events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0
+	if p.out && p.b.conn.Pending() {
+		switch err := p.b.conn.FlushPending(); {
+		case err == mysqlwire.ErrWouldBlock:
+			p.out = false
+		case err != nil:
+			l.closePipe(p, "io")
+			return
+		}
+	}
+	l.pipeAnswers(p)
+}
+
+// pipeAnswers hands out the answers whole in p's buffer, in order.
+func (l *loop) pipeAnswers(p *pipe) {
+	conn := p.b.conn
+	cacheMetadata := conn.ExtCaps&mysqlwire.ExtCacheMetadata != 0
+	for {
+		if p.depth() == 0 {
+			p.fifo, p.head = p.fifo[:0], 0
+			if conn.Buffered() > 0 {
+				l.closePipe(p, "protocol") // an answer nobody asked for
+			}
+			return
+		}
+		switch r, n := conn.ScanBufferedResult(conn.Caps, cacheMetadata); r {
+		case mysqlwire.ScanComplete:
+			l.pipeAnswer(p, n, cacheMetadata)
+			if l.pipes[p.id] != p {
+				return
+			}
+			continue
+		case mysqlwire.ScanStream:
+			l.closePipe(p, "large")
+			return
+		}
+		if conn.BufferFull() {
+			l.closePipe(p, "large")
+			return
+		}
+		if !p.in {
+			return
+		}
+		drained, err := conn.Fill()
+		p.in = !drained
+		if err == mysqlwire.ErrWouldBlock {
+			return
+		}
+		if err != nil {
+			l.closePipe(p, "io")
+			return
+		}
+	}
+}
+
+// pipeAnswer relays the head read's answer, the first n buffered bytes,
+// to its session, or drops it if the session no longer waits.
+func (l *loop) pipeAnswer(p *pipe, n int, cacheMetadata bool) {
+	e := p.fifo[p.head]
+	p.fifo[p.head] = pipeEntry{}
+	p.head++
+	conn := p.b.conn
+	s := e.s
+	if !s.pipeWaits(e) {
+		conn.DiscardBuffered(n)
+		return
+	}
+	if sum := conn.BufferedSummary(n, conn.Caps, cacheMetadata); sum.Err != nil || sum.Warnings > 0 {
+		conn.DiscardBuffered(n)
+		l.srv.m.pipeAgain.WithLabelValues("diagnostics").Inc()
+		l.giveBack(s, backRouted)
+		return
+	}
+	ls := &s.ls
+	q := &ls.q
+	ls.respBy = time.Time{}
+	s.gtid = s.gtid[:0]
+	s.relay.Server, s.relay.ServerCaps, s.relay.ClientCaps = conn.Conn, conn.Caps, s.caps
+	s.relay.CacheMetadata = cacheMetadata
+	l.ran.Add(1)
+	l.pipeRan.Add(1)
+	sum, err := s.relay.RelayWhole(n)
+	if err == nil && sum.HaveStatus {
+		s.status = sum.Status
+	}
+	res, _, err := s.outcome(q, sum, err)
+	ls.keep = s.observeRun(q, l.now, res, err)
+	ls.q = inflight{}
+	ls.phase = phaseFlush
+	ls.cout = true
+	l.drive(s)
+}
+
+// interruptPipe ends s's read in flight on a pipeline, if any, for KILL
+// QUERY: s answers the interruption, and the pipeline's connection is
+// killed on the server, which ends the read there at once (the other
+// reads in flight on it run again on their sessions' connections).
+func (l *loop) interruptPipe(s *session) {
+	p := s.ls.pipe
+	if s.ls.slot < 0 || s.ls.phase != phasePipe || p == nil || l.pipes[p.id] != p {
+		return
+	}
+	l.giveBack(s, backInterrupted)
+	conn := p.b.conn
+	l.closePipe(p, "killed")
+	go l.srv.killThread(conn.Addr, conn.Greeting.ConnID, "CONNECTION")
+}
+
+// pipeWaits reports whether s still waits for the answer of entry e.
+func (s *session) pipeWaits(e pipeEntry) bool {
+	return s.ls.slot >= 0 && s.ls.phase == phasePipe && s.ls.pipeGen == e.gen
+}
+
+// closePipe closes p; the sessions whose reads were in flight on it run
+// them again on their own connections.
+func (l *loop) closePipe(p *pipe, why string) {
+	l.srv.m.pipeCloses.WithLabelValues(why).Inc()
+	set := p.set
+	set.pipes = slices.DeleteFunc(set.pipes, func(x *pipe) bool { return x == p })
+	if len(set.pipes) == 0 && !set.opening {
+		delete(l.pipeSets, set.key)
+		set.dead = true
+	}
+	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, p.b.fd, nil)
+	l.pipes[p.id] = nil
+	l.pipesOpen.Add(-1)
+	l.pipeGens[p.id]++
+	l.pipeFree = append(l.pipeFree, p.id)
+	p.b.conn.SetNonblocking(false)
+	l.srv.pool.Discard(p.b.conn)
+	for _, e := range p.fifo[p.head:] {
+		if e.s.pipeWaits(e) {
+			if why != "idle" {
+				l.srv.m.pipeAgain.WithLabelValues(why).Inc()
+			}
+			l.giveBack(e.s, backRouted)
+		}
+	}
+	p.fifo, p.head = nil, 0
+}
+
+// scanPipes closes pipelines whose oldest read stalled, and pipelines left unused.
+func (l *loop) scanPipes() {
+	for _, p := range l.pipes {
+		switch {
+		case p == nil:
+		case p.depth() > 0 && l.now.Sub(p.fifo[p.head].sent) > pipeStall:
+			l.closePipe(p, "stall")
+		case p.depth() == 0 && l.now.Sub(p.used) > pipeIdle:
+			l.closePipe(p, "idle")
+		default:
+			l.scheduleScan()
+		}
+	}
+}
+
+// closePipes closes every pipeline (the loop stops).
+func (l *loop) closePipes() {
+	for _, p := range l.pipes {
+		if p != nil {
+			l.closePipe(p, "stop")
+		}
+	}
+}

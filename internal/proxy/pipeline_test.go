@@ -1,0 +1,345 @@
+package proxy_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"vigil/internal/config"
+	"vigil/internal/sandbox/sandboxtest"
+)
+
+const (
+	pipeStatements = "vigil_proxy_pipeline_statements_total"
+	pipeCloses     = "vigil_proxy_pipeline_closes_total"
+	pipeReruns     = "vigil_proxy_pipeline_reruns_total"
+)
+
+// pipelineHarness is a one-server harness whose proxy pipelines reads
+// over two connections per loop and state; it skips the test on the
+// goroutine data path, which has no loops.
+func pipelineHarness(t *testing.T) *harness {
+	t.Helper()
+	if !onLoop() {
+		t.Skip("pipelines are part of the event loops")
+	}
+	return newHarness(t, 0, func(c *config.Config) { c.Proxy.Pipelines = 2 })
+}
+
+// textDB opens a pool of n connections through the proxy as the
+// application user, with parameters interpolated (COM_QUERY, as PHP).
+func textDB(h *harness, n int) *sql.DB {
+	app := h.app()
+	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), func(c *mysql.Config) { c.InterpolateParams = true }))
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	return db
+}
+
+// Concurrent sessions get their own answers, in order, and see their own
+// writes at once; the reads went on pipelines.
+func TestPipelinedReadsAnswerTheirSessions(t *testing.T) {
+	h := pipelineHarness(t)
+	db := textDB(h, 16)
+	sandboxtest.Exec(t, db, "CREATE TABLE pr (id INT PRIMARY KEY, v VARCHAR(40))",
+		"CREATE TABLE pw (session INT, n INT, PRIMARY KEY (session, n))")
+	var rows []string
+	for i := 1; i <= 300; i++ {
+		rows = append(rows, fmt.Sprintf("(%d, 'value-%d')", i, i*7))
+	}
+	sandboxtest.Exec(t, db, "INSERT INTO pr VALUES "+strings.Join(rows, ","))
+	before := metricValue(t, h.reg, pipeStatements)
+	const sessions, reads = 16, 300
+	var wg sync.WaitGroup
+	errs := make(chan error, sessions)
+	for g := range sessions {
+		wg.Go(func() {
+			ctx := context.Background()
+			c, err := db.Conn(ctx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			for i := range reads {
+				id := 1 + (g*37+i*11)%300
+				var v string
+				if err := c.QueryRowContext(ctx, "SELECT v FROM pr WHERE id = ?", id).Scan(&v); err != nil {
+					errs <- fmt.Errorf("session %d read %d: %w", g, i, err)
+					return
+				}
+				if want := fmt.Sprintf("value-%d", id*7); v != want {
+					errs <- fmt.Errorf("session %d read %d: got %q, want %q (another session's answer)", g, i, v, want)
+					return
+				}
+				if i%25 == 0 { // read your own write, at once
+					if _, err := c.ExecContext(ctx, "INSERT INTO pw VALUES (?, ?)", g, i); err != nil {
+						errs <- err
+						return
+					}
+					var n int
+					if err := c.QueryRowContext(ctx, "SELECT COUNT(*) FROM pw WHERE session = ?", g).Scan(&n); err != nil {
+						errs <- err
+						return
+					}
+					if want := i/25 + 1; n != want {
+						errs <- fmt.Errorf("session %d: read %d of its own %d writes", g, n, want)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := metricValue(t, h.reg, pipeStatements) - before; got < sessions*reads/2 {
+		t.Errorf("%v of %d reads ran on pipelines, want most", got, sessions*reads)
+	}
+}
+
+// Warnings and errors stay where SHOW WARNINGS looks for them: a read
+// whose answer has any runs again on the session's own connection, and a
+// clean read of a table after it leaves nothing to show.
+func TestPipelinedReadDiagnostics(t *testing.T) {
+	h := pipelineHarness(t)
+	db := textDB(h, 1)
+	sandboxtest.Exec(t, db, "CREATE TABLE pd (id INT PRIMARY KEY)", "INSERT INTO pd VALUES (2)")
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	waitPipeline(t, h, c)
+	warnings := func() int {
+		t.Helper()
+		rows, err := c.QueryContext(ctx, "SHOW WARNINGS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		return n
+	}
+	for round := range 3 {
+		var v int
+		if err := c.QueryRowContext(ctx, "SELECT 1").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		reruns := metricValue(t, h.reg, pipeReruns, "why", "diagnostics")
+		if err := c.QueryRowContext(ctx, "SELECT CAST('12abc' AS SIGNED)").Scan(&v); err != nil || v != 12 {
+			t.Fatalf("round %d: read with a warning: %v %v", round, v, err)
+		}
+		if n := warnings(); n != 1 {
+			t.Errorf("round %d: SHOW WARNINGS after a read with a warning: %d rows, want 1", round, n)
+		}
+		if got := metricValue(t, h.reg, pipeReruns, "why", "diagnostics") - reruns; got != 1 {
+			t.Errorf("round %d: the read with a warning ran again %v times on its own connection, want 1", round, got)
+		}
+		if _, err := c.ExecContext(ctx, "SELECT no_such_column FROM DUAL"); mysqlErrNo(err) != 1054 {
+			t.Errorf("round %d: read of a missing column: %v, want error 1054", round, err)
+		}
+		if n := warnings(); n != 1 {
+			t.Errorf("round %d: SHOW WARNINGS after an error: %d rows, want 1", round, n)
+		}
+		for range 2 {
+			if err := c.QueryRowContext(ctx, "SELECT id FROM pd").Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			if n := warnings(); n != 0 {
+				t.Errorf("round %d: SHOW WARNINGS after a clean read of a table: %d rows, want 0", round, n)
+			}
+		}
+	}
+}
+
+// An answer larger than a pipeline's buffer is not lost: the pipeline
+// closes and the read runs again on the session's own connection.
+func TestPipelinedReadLargeAnswer(t *testing.T) {
+	h := pipelineHarness(t)
+	db := textDB(h, 4)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 20 {
+				n := 100 + (g*20+i)*3001%200000
+				var s string
+				if err := db.QueryRow("SELECT REPEAT('x', ?)", n).Scan(&s); err != nil || len(s) != n {
+					t.Errorf("REPEAT('x', %d): %d bytes, %v", n, len(s), err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := metricValue(t, h.reg, pipeCloses, "why", "large"); got == 0 {
+		t.Error("no pipeline met an answer over its buffer: the test did not test that")
+	}
+}
+
+// KILL QUERY ends a read in flight on a pipeline at once, on the server
+// too, and the session goes on.
+func TestPipelinedReadKillQuery(t *testing.T) {
+	h := pipelineHarness(t)
+	db := textDB(h, 1)
+	killer := textDB(h, 1)
+	ctx := context.Background()
+	a, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var id string
+	if err := a.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	waitPipeline(t, h, a)
+	for round := range 2 {
+		killed := metricValue(t, h.reg, pipeCloses, "why", "killed")
+		done := make(chan error, 1)
+		go func() { _, err := a.ExecContext(ctx, "SELECT SLEEP(23)"); done <- err }()
+		time.Sleep(300 * time.Millisecond)
+		start := time.Now()
+		if _, err := killer.Exec("KILL QUERY " + id); err != nil {
+			t.Fatalf("round %d: KILL QUERY: %v", round, err)
+		}
+		select {
+		case err := <-done:
+			if mysqlErrNo(err) != 1317 {
+				t.Errorf("round %d: killed read: %v, want error 1317", round, err)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("round %d: killed read ended %v after KILL QUERY", round, d)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("round %d: KILL QUERY did not end the read within 3s", round)
+		}
+		var v int
+		if err := a.QueryRowContext(ctx, "SELECT 5").Scan(&v); err != nil || v != 5 {
+			t.Fatalf("round %d: session after KILL QUERY: %v %v", round, v, err)
+		}
+		waitPipeline(t, h, a)
+		if got := metricValue(t, h.reg, pipeCloses, "why", "killed") - killed; got != 1 {
+			t.Errorf("round %d: %v pipelines closed for KILL QUERY, want 1 (the read was not on one?)", round, got)
+		}
+	}
+	if n := waitGone(t, h, 3*time.Second, "SELECT SLEEP(23)"); n != 0 {
+		t.Errorf("killed reads still running on the server: %d", n)
+	}
+}
+
+// A read slower than the pipeline's stall limit moves to its session's own
+// connection and gives the right answer; the pipeline's other reads too.
+func TestPipelinedReadStall(t *testing.T) {
+	h := pipelineHarness(t)
+	db := textDB(h, 4)
+	start := time.Now()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var v int
+		if err := db.QueryRow("SELECT SLEEP(1.5) + 40").Scan(&v); err != nil || v != 40 {
+			t.Errorf("slow read: %v %v", v, err)
+		}
+	})
+	for g := range 3 {
+		wg.Go(func() {
+			for i := range 50 {
+				var v int
+				if err := db.QueryRow("SELECT ? + 1", g*100+i).Scan(&v); err != nil || v != g*100+i+1 {
+					t.Errorf("read beside a slow one: %v %v", v, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("reads took %v", d)
+	}
+}
+
+// A server killed under pipelined reads gives their clients errors, never
+// another session's answer, and the proxy goes on once it is back.
+func TestPipelinedReadsServerKilled(t *testing.T) {
+	h := pipelineHarness(t)
+	db := textDB(h, 8)
+	db.SetConnMaxLifetime(0)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var ok, failed int
+	for g := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				want := g*1_000_000 + i
+				var v int
+				err := db.QueryRow("SELECT ?", want).Scan(&v)
+				mu.Lock()
+				if err == nil {
+					ok++
+				} else {
+					failed++
+				}
+				mu.Unlock()
+				if err == nil && v != want {
+					t.Errorf("got %d, want %d: another session's answer", v, want)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := h.c.Kill("db1"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := h.c.Start(context.Background(), "db1"); err != nil {
+		t.Fatal(err)
+	}
+	h.admin("db1", "SET GLOBAL read_only = 0")
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	if ok == 0 || failed == 0 {
+		t.Errorf("%d reads answered and %d failed: want both (the kill fell between reads?)", ok, failed)
+	}
+	var v int
+	if err := db.QueryRow("SELECT 9").Scan(&v); err != nil || v != 9 {
+		t.Errorf("read after the server came back: %v %v", v, err)
+	}
+}
+
+// waitPipeline runs reads on c until one goes on a pipeline (the first
+// read of a state only opens one).
+func waitPipeline(t *testing.T, h *harness, c *sql.Conn) {
+	t.Helper()
+	ran := metricValue(t, h.reg, pipeStatements)
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		var v int
+		if err := c.QueryRowContext(context.Background(), "SELECT 1 FROM DUAL").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if metricValue(t, h.reg, pipeStatements) > ran {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no read went on a pipeline within 3s")
+}
