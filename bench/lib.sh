@@ -6,6 +6,7 @@
 #   bench_vigil PORT HTTPPORT start `vigil proxy` (standalone) on PORT, set VPID,
 #                             wait for its health endpoint; DATA_PATH=loop or
 #                             goroutines sets proxy.data_path (default: vigil's);
+#                             PIPELINES=N sets proxy.pipelines (default: off);
 #                             VIGIL_PROXY_FLAGS adds flags (e.g. --pprof)
 #   bench_haproxy PORT        start HAProxy in TCP mode on PORT
 #   bench_sysbench_prepare    create the sysbench tables ($SB holds the options)
@@ -42,6 +43,9 @@ bench_vigil() {
 		"$WORK/sb/vigil.yaml" > "$WORK/vigil.yaml"
 	if [ -n "${DATA_PATH:-}" ]; then
 		sed -i "s/^proxy:$/proxy:\n  data_path: $DATA_PATH/" "$WORK/vigil.yaml"
+	fi
+	if [ -n "${PIPELINES:-}" ]; then
+		sed -i "s/^proxy:$/proxy:\n  pipelines: $PIPELINES/" "$WORK/vigil.yaml"
 	fi
 	"$WORK/vigil" proxy ${VIGIL_PROXY_FLAGS:-} --config "$WORK/vigil.yaml" 2>"$WORK/proxy.log" &
 	VPID=$!

@@ -10,6 +10,7 @@
 #
 # Usage: bench/proxy.sh            (from the repository root)
 # Knobs: DATA_PATH=loop|goroutines (vigil's proxy.data_path; default: vigil's),
+#        PIPELINES=N (vigil's proxy.pipelines; default: off),
 #        DUR=seconds per run (10), THREADS="1 16 32 64", TESTS="oltp_point_select
 #        oltp_read_only", PSMODES="disable auto", IDLE=10000, ROUNDS=1
 set -euo pipefail
