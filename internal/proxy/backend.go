@@ -49,10 +49,7 @@ func (s *session) backendCaps() uint32 {
 func (s *session) open(node topology.Node) (*backend, error) {
 	ctx, cancel := s.connectContext()
 	defer cancel()
-	pc, err := s.srv.pool.Get(ctx, mysqlwire.DialConfig{
-		Addr: node.Address, User: s.user, Stage1: s.stage1, DB: s.schema,
-		Caps: s.backendCaps(), ExtCaps: s.extCaps, Charset: s.charset, Attrs: s.attrs,
-	})
+	pc, err := s.srv.pool.Get(ctx, s.dialConfig(node.Address))
 	if err != nil {
 		s.srv.m.backendErrors.WithLabelValues(node.Name, "connect").Inc()
 		return nil, s.tlsError(node, err)
@@ -70,6 +67,15 @@ func (s *session) open(node topology.Node) (*backend, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// dialConfig is how s's connections to the server at addr log in: as its
+// user, with its schema, character set and protocol options.
+func (s *session) dialConfig(addr string) mysqlwire.DialConfig {
+	return mysqlwire.DialConfig{
+		Addr: addr, User: s.user, Stage1: s.stage1, DB: s.schema,
+		Caps: s.backendCaps(), ExtCaps: s.extCaps, Charset: s.charset, Attrs: s.attrs,
+	}
 }
 
 // sync brings b up to the session's state: schema, session commands not

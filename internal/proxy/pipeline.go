@@ -117,7 +117,7 @@ func (l *loop) pipeFor(s *session, b *backend, addr string) *pipe {
 	if (best == nil || best.depth() > 0) && len(set.pipes) < l.maxPipes && !set.opening && !l.now.Before(set.retryAt) {
 		set.opening = true
 		l.srv.m.pipeOpens.Inc()
-		go l.openPipe(set, s.pipeDial(addr), b.node, s.schema, slices.Clone(s.history), s.option)
+		go l.openPipe(set, s.dialConfig(addr), b.node, s.schema, slices.Clone(s.history), s.option)
 	}
 	return best
 }
@@ -163,14 +163,6 @@ func (s *session) pipeKey(node string) string {
 		k.WriteByte(0)
 	}
 	return k.String()
-}
-
-// pipeDial is how s's own connections to addr are opened.
-func (s *session) pipeDial(addr string) mysqlwire.DialConfig {
-	return mysqlwire.DialConfig{
-		Addr: addr, User: s.user, Stage1: s.stage1, DB: s.schema,
-		Caps: s.backendCaps(), ExtCaps: s.extCaps, Charset: s.charset, Attrs: s.attrs,
-	}
 }
 
 // openPipe opens a pipeline connection (on its own goroutine) and hands it to
