@@ -16,12 +16,15 @@
 //     using.
 //   - Responses are relayed raw by mysqlwire.Relay: rows and column
 //     definitions are never decoded.
-//   - loop (loop*.go, Config.DataPath "loop", opt-in): event loops on
+//   - loop (loop*.go, Config.DataPath "loop", the default): event loops on
 //     threads of their own. Between commands a session's goroutine parks
 //     and its loop watches the sockets; a COM_QUERY or EXECUTE that can run
 //     on a connection the session holds, with an answer that fits a read
 //     buffer, runs on the loop with the same code; anything else goes back
 //     to the goroutine at the step it reached (loopBack).
+//   - pipelines (pipeline.go, pipeio.go; Config.Pipelines, off by default):
+//     a loop's shared backend connections on which independent reads of
+//     different sessions go back to back, answers handed out in order.
 //
 // # Topology following
 //

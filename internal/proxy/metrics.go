@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,19 +26,36 @@ type metrics struct {
 	// loop counts its own: no cache line shared between loops); loopBacks,
 	// by loopBack, sessions they gave back to their goroutines.
 	loopRuns  prometheus.CounterFunc
-	loopRan   func() uint64 // set by the server once its loops exist
 	loopBack  *prometheus.CounterVec
 	loopBacks [backEnd + 1]prometheus.Counter
-	// Pipelines (pipeline.go): reads answered on pipelines (pipeRan, per loop as
-	// loopRan), pipelines open, opened and closed, reads given back to run again.
+	// Pipelines (pipeline.go): reads answered on pipelines (counted per
+	// loop, as loopRuns), pipelines open, opened and closed, reads given
+	// back to run again.
 	pipeRuns   prometheus.CounterFunc
-	pipeRan    func() uint64
 	pipesOpen  prometheus.GaugeFunc
-	pipesHeld  func() int64
 	pipeOpens  prometheus.Counter
 	pipeCloses *prometheus.CounterVec
 	pipeAgain  *prometheus.CounterVec
 	now        func() time.Time
+	// loops are the server's event loops, set once they start: their
+	// counters are per loop, added up when scraped (loopSum).
+	loops atomic.Pointer[[]*loop]
+}
+
+// loopSum returns a function adding up f over the server's event loops (0
+// before they start).
+func (m *metrics) loopSum(f func(*loop) float64) func() float64 {
+	return func() float64 {
+		ls := m.loops.Load()
+		if ls == nil {
+			return 0
+		}
+		var n float64
+		for _, l := range *ls {
+			n += f(l)
+		}
+		return n
+	}
 }
 
 func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
@@ -87,30 +105,15 @@ func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
 	m.pipesOpen = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "vigil", Subsystem: "proxy", Name: "pipelines",
 		Help: "Pipeline connections the event loops hold open now (lent by the pool).",
-	}, func() float64 {
-		if m.pipesHeld == nil {
-			return 0
-		}
-		return float64(m.pipesHeld())
-	})
+	}, m.loopSum(func(l *loop) float64 { return float64(l.pipesOpen.Load()) }))
 	m.pipeRuns = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Namespace: "vigil", Subsystem: "proxy", Name: "pipeline_statements_total",
 		Help: "Reads answered on pipelines (proxy.pipelines); also counted in loop_statements_total.",
-	}, func() float64 {
-		if m.pipeRan == nil {
-			return 0
-		}
-		return float64(m.pipeRan())
-	})
+	}, m.loopSum(func(l *loop) float64 { return float64(l.pipeRan.Load()) }))
 	m.loopRuns = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Namespace: "vigil", Subsystem: "proxy", Name: "loop_statements_total",
 		Help: "Statements the event loops ran in place (data_path: loop).",
-	}, func() float64 {
-		if m.loopRan == nil {
-			return 0
-		}
-		return float64(m.loopRan())
-	})
+	}, m.loopSum(func(l *loop) float64 { return float64(l.ran.Load()) }))
 	for b := range m.loopBacks {
 		m.loopBacks[b] = m.loopBack.WithLabelValues(loopBack(b).String())
 	}

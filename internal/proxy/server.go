@@ -315,24 +315,7 @@ func (s *Server) startLoops(n int) error {
 	}
 	loopProcs(n)
 	loops := s.loops
-	s.m.loopRan = func() (n uint64) {
-		for _, l := range loops {
-			n += l.ran.Load()
-		}
-		return n
-	}
-	s.m.pipesHeld = func() (n int64) {
-		for _, l := range loops {
-			n += l.pipesOpen.Load()
-		}
-		return n
-	}
-	s.m.pipeRan = func() (n uint64) {
-		for _, l := range loops {
-			n += l.pipeRan.Load()
-		}
-		return n
-	}
+	s.m.loops.Store(&loops)
 	for _, l := range s.loops {
 		go l.run()
 	}
