@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +26,7 @@ func startProxy(t *testing.T, c *sandbox.Cluster, managerURL string) string {
 	cfg := c.Config()
 	cfg.Proxy.HoldTimeout = 10 * time.Second
 	cfg.Proxy.ManagerURL = managerURL
+	cfg.Proxy.Pipelines = testPipelines()
 	log := slog.New(slog.DiscardHandler)
 	remote, err := topology.NewRemote(managerURL, log)
 	if err != nil {
@@ -153,4 +156,11 @@ func TestSwitchoverThroughProxyUnderLoad(t *testing.T) {
 	if len(wl.acked) == 0 {
 		t.Fatal("no write was acknowledged")
 	}
+}
+
+// testPipelines is proxy.pipelines for the proxies the tests start:
+// VIGIL_TEST_PIPELINES (default 0, off).
+func testPipelines() int {
+	n, _ := strconv.Atoi(os.Getenv("VIGIL_TEST_PIPELINES"))
+	return n
 }

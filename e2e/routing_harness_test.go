@@ -55,6 +55,7 @@ func newRoutingHarness(t testing.TB, edit func(*config.Config)) *rtHarness {
 		config.User{Name: rtSafeReads, Password: rtPassword, DefaultRoute: "replica"},
 		config.User{Name: rtWriter, Password: rtPassword, DefaultRoute: "primary"})
 	h.cfg.Proxy.HoldTimeout = 3 * time.Second
+	h.cfg.Proxy.Pipelines = testPipelines()
 	if edit != nil {
 		edit(h.cfg)
 	}
