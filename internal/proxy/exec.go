@@ -41,11 +41,7 @@ func (s *session) beginExec(b *backend, p []byte) error {
 // endExec ends a statement begun on b whose relay returned sum and err.
 func (s *session) endExec(b *backend, sum mysqlwire.Summary, err error) (mysqlwire.Summary, error) {
 	s.cur = nil
-	if err != nil || sum.Err != nil || sum.Warnings > 0 {
-		s.diag = true
-	} else if !s.keepDiag {
-		s.diag = false
-	}
+	s.lastPiped = s.lastPiped[:0] // the session's last statement ran here
 	if s.deadline {
 		_ = b.conn.NetConn().SetReadDeadline(time.Time{})
 		s.deadline = false

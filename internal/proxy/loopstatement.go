@@ -141,9 +141,9 @@ func (l *loop) query(s *session, p []byte) {
 	q.start = l.now
 	q.snap, _ = s.srv.src.Current()
 	st, d := s.rs.RouteQuery(p[1:], q.snap, q.start)
-	q.d, s.keepDiag = d, d.Reason == router.ReasonSameAsLast
+	q.d = d
 	b, kind := s.readyFor(q.d, q.snap)
-	if b == nil {
+	if b == nil || s.replays(d) {
 		l.giveBack(s, backRouted)
 		return
 	}
@@ -176,9 +176,8 @@ func (l *loop) execute(s *session, p []byte) {
 	q.start, q.st, q.typed = l.now, st, st.sendsTypes(p)
 	q.snap, _ = s.srv.src.Current()
 	q.d = s.rs.RoutePrepared(&st.rp, 0, q.snap, q.start)
-	s.keepDiag = q.d.Reason == router.ReasonSameAsLast
 	b, kind := s.readyFor(q.d, q.snap)
-	if b == nil || !q.typed && !st.typed[b] {
+	if b == nil || !q.typed && !st.typed[b] || s.replays(q.d) {
 		l.giveBack(s, backExecRouted)
 		return
 	}

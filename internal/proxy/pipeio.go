@@ -107,9 +107,11 @@ func (l *loop) pipeAnswer(p *pipe, n int, cacheMetadata bool) {
 		conn.DiscardBuffered(n)
 		return
 	}
-	if sum := conn.BufferedSummary(n, conn.Caps, cacheMetadata); sum.Err != nil || sum.Warnings > 0 {
+	if conn.NextIsErr() {
+		// Maybe the server's error, maybe the pipeline's (its connection
+		// killed): the session's own connection gives the session's.
 		conn.DiscardBuffered(n)
-		l.srv.m.pipeAgain.WithLabelValues("diagnostics").Inc()
+		l.srv.m.pipeAgain.WithLabelValues("error").Inc()
 		l.giveBack(s, backRouted)
 		return
 	}
@@ -125,6 +127,7 @@ func (l *loop) pipeAnswer(p *pipe, n int, cacheMetadata bool) {
 	if err == nil && sum.HaveStatus {
 		s.status = sum.Status
 	}
+	s.lastPiped = append(s.lastPiped[:0], q.p...)
 	res, _, err := s.outcome(q, sum, err)
 	ls.keep = s.observeRun(q, l.now, res, err)
 	ls.q = inflight{}

@@ -12,6 +12,7 @@ import (
 
 	"vigil/internal/mysqlwire"
 	"vigil/internal/router"
+	"vigil/internal/topology"
 )
 
 // Pipelines (Config.Pipelines > 0): each event loop keeps, per server and
@@ -27,18 +28,20 @@ import (
 // state answers it as the session's own would: an autocommit SELECT
 // outside a transaction that depends on nothing of the session's previous
 // statements or connection (router.Statement.Independent), from a session
-// that pins nothing and whose own connection holds no warnings (diag),
-// that the loop would otherwise run in place on its own connection. The
-// state is the user, schema, character set, protocol options and session
-// commands (the pipeline's key). Everything unusual is given back to the
-// session's goroutine to run again on the session's own connection, which
-// is safe because nothing of the answer reached the client and the read
-// changed nothing: an answer with an error or warnings (so that SHOW
-// WARNINGS finds them there), one too large for the pipeline's buffer, a
-// pipeline that failed or whose oldest read took longer than pipeStall,
-// and the loop stopping. KILL QUERY of a read on a pipeline answers the
-// interruption and kills the pipeline's server thread; the pipeline's
-// other reads run again.
+// that pins nothing, that the loop would otherwise run in place on its own
+// connection. The state is the user, schema, character set, protocol
+// options and session commands (the pipeline's key). A statement that
+// reads what the previous one left on the connection (FOUND_ROWS(),
+// ROW_COUNT(), SHOW WARNINGS) runs the pipelined read again on the
+// session's connection first (replayPiped). Everything unusual is given
+// back to the session's goroutine to run again on the session's own
+// connection, which is safe because nothing of the answer reached the
+// client and the read changed nothing: an error answer (the server's, or
+// the pipeline's own if its connection was killed), an answer too large
+// for the pipeline's buffer, a pipeline that failed or whose oldest read
+// took longer than pipeStall, and the loop stopping. KILL QUERY of a read
+// on a pipeline answers the interruption and kills the pipeline's server
+// thread; the pipeline's other reads run again.
 
 // pipeDepth bounds the reads in flight on one pipeline.
 const pipeDepth = 16
@@ -100,7 +103,7 @@ func (s *session) pipeEligible(st router.Statement, d router.Decision) bool {
 	case router.ReasonWrite, router.ReasonTransaction, router.ReasonPinned, router.ReasonSameAsLast:
 		return false
 	}
-	return st.Independent() && !s.diag && !s.pinned()
+	return st.Independent() && !s.pinned()
 }
 
 // pipeFor returns the pipeline on which s's read can go to b's server now, or
@@ -235,4 +238,33 @@ func (l *loop) addPipe(o pipeOpened) {
 	p.b.conn.SetNonblocking(true)
 	set.pipes = append(set.pipes, p)
 	l.scheduleScan()
+}
+
+// replays reports whether a statement routed by d depends on what the
+// session's last statement left on its connection (FOUND_ROWS(),
+// ROW_COUNT(), SHOW WARNINGS...) while that statement was a read answered
+// on a pipeline: replayPiped must run first.
+func (s *session) replays(d router.Decision) bool {
+	return d.Reason == router.ReasonSameAsLast && len(s.lastPiped) > 0
+}
+
+// replayPiped runs the session's last read, answered on a pipeline, again
+// on the connection where d sends the statement that depends on it, and
+// drops the answer: that connection then holds what the read left (found
+// rows, warnings, row count), as if it had run there. The read changed
+// nothing (router.Statement.Independent). A failure is left to the
+// statement that follows.
+func (s *session) replayPiped(d router.Decision, snap *topology.Snapshot) {
+	sql := string(s.lastPiped[1:])
+	s.lastPiped = s.lastPiped[:0]
+	var b *backend
+	var err error
+	if d.Target == router.TargetReplica {
+		b, err = s.replica(d.Backend, snap)
+	} else {
+		b, err = s.primary()
+	}
+	if err == nil {
+		_, _ = b.conn.Exec(sql)
+	}
 }

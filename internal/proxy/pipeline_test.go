@@ -106,13 +106,14 @@ func TestPipelinedReadsAnswerTheirSessions(t *testing.T) {
 	}
 }
 
-// Warnings and errors stay where SHOW WARNINGS looks for them: a read
-// whose answer has any runs again on the session's own connection, and a
-// clean read of a table after it leaves nothing to show.
+// What a pipelined read leaves behind is where the next statement looks
+// for it: SHOW WARNINGS, FOUND_ROWS() and ROW_COUNT() after a read answered
+// on a pipeline give what they give on a server; an error answer comes
+// from the session's own connection.
 func TestPipelinedReadDiagnostics(t *testing.T) {
 	h := pipelineHarness(t)
 	db := textDB(h, 1)
-	sandboxtest.Exec(t, db, "CREATE TABLE pd (id INT PRIMARY KEY)", "INSERT INTO pd VALUES (2)")
+	sandboxtest.Exec(t, db, "CREATE TABLE pd (id INT PRIMARY KEY)", "INSERT INTO pd VALUES (1), (2), (3)")
 	c, err := db.Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +121,14 @@ func TestPipelinedReadDiagnostics(t *testing.T) {
 	defer c.Close()
 	ctx := context.Background()
 	waitPipeline(t, h, c)
+	one := func(q string) int64 {
+		t.Helper()
+		var v sql.NullInt64
+		if err := c.QueryRowContext(ctx, q).Scan(&v); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return v.Int64
+	}
 	warnings := func() int {
 		t.Helper()
 		rows, err := c.QueryContext(ctx, "SHOW WARNINGS")
@@ -134,33 +143,46 @@ func TestPipelinedReadDiagnostics(t *testing.T) {
 		return n
 	}
 	for round := range 3 {
-		var v int
-		if err := c.QueryRowContext(ctx, "SELECT 1").Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		reruns := metricValue(t, h.reg, pipeReruns, "why", "diagnostics")
-		if err := c.QueryRowContext(ctx, "SELECT CAST('12abc' AS SIGNED)").Scan(&v); err != nil || v != 12 {
-			t.Fatalf("round %d: read with a warning: %v %v", round, v, err)
+		ran := metricValue(t, h.reg, pipeStatements)
+		if v := one("SELECT CAST('12abc' AS SIGNED)"); v != 12 {
+			t.Fatalf("round %d: read with a warning: %v", round, v)
 		}
 		if n := warnings(); n != 1 {
 			t.Errorf("round %d: SHOW WARNINGS after a read with a warning: %d rows, want 1", round, n)
 		}
-		if got := metricValue(t, h.reg, pipeReruns, "why", "diagnostics") - reruns; got != 1 {
-			t.Errorf("round %d: the read with a warning ran again %v times on its own connection, want 1", round, got)
+		if got := one("SELECT COUNT(*) FROM pd WHERE id > 1"); got != 2 {
+			t.Fatalf("round %d: count: %d", round, got)
 		}
+		if n := warnings(); n != 0 {
+			t.Errorf("round %d: SHOW WARNINGS after a clean read of a table: %d rows, want 0", round, n)
+		}
+		one("SELECT id FROM pd ORDER BY id LIMIT 2")
+		if got := one("SELECT FOUND_ROWS()"); got != 2 {
+			t.Errorf("round %d: FOUND_ROWS() after a read of 2 rows: %d", round, got)
+		}
+		one("SELECT id FROM pd LIMIT 1")
+		if got := one("SELECT ROW_COUNT()"); got != -1 {
+			t.Errorf("round %d: ROW_COUNT() after a SELECT: %d, want -1", round, got)
+		}
+		if got := metricValue(t, h.reg, pipeStatements) - ran; got < 3 {
+			t.Errorf("round %d: %v reads on pipelines, want the 4 plain ones (bar a pipeline opening)", round, got)
+		}
+		// An error, then a read without a table (which leaves the error
+		// listed), then SHOW WARNINGS.
+		errs := metricValue(t, h.reg, pipeReruns, "why", "error")
 		if _, err := c.ExecContext(ctx, "SELECT no_such_column FROM DUAL"); mysqlErrNo(err) != 1054 {
 			t.Errorf("round %d: read of a missing column: %v, want error 1054", round, err)
 		}
-		if n := warnings(); n != 1 {
-			t.Errorf("round %d: SHOW WARNINGS after an error: %d rows, want 1", round, n)
+		if got := metricValue(t, h.reg, pipeReruns, "why", "error") - errs; got > 1 {
+			t.Errorf("round %d: the failed read ran %v more times", round, got)
 		}
-		for range 2 {
-			if err := c.QueryRowContext(ctx, "SELECT id FROM pd").Scan(&v); err != nil {
-				t.Fatal(err)
-			}
-			if n := warnings(); n != 0 {
-				t.Errorf("round %d: SHOW WARNINGS after a clean read of a table: %d rows, want 0", round, n)
-			}
+		one("SELECT 2")
+		if n := warnings(); n != 1 {
+			t.Errorf("round %d: SHOW WARNINGS after an error and a read without a table: %d rows, want 1", round, n)
+		}
+		one("SELECT id FROM pd WHERE id = 3")
+		if n := warnings(); n != 0 {
+			t.Errorf("round %d: SHOW WARNINGS after a read of a table: %d rows, want 0", round, n)
 		}
 	}
 }

@@ -29,13 +29,15 @@ func (s *session) comQuery(p []byte) bool {
 	}
 	snap, _ := s.srv.src.Current()
 	_, d := s.rs.RouteQuery(sql, snap, start) // Classify + Route, lexing sql once
-	s.keepDiag = d.Reason == router.ReasonSameAsLast
 	return s.runQuery(p, d, snap, start)
 }
 
 // runQuery runs a routed COM_QUERY p and observes it.
 func (s *session) runQuery(p []byte, d router.Decision, snap *topology.Snapshot, start time.Time) bool {
 	s.routed = true
+	if s.replays(d) {
+		s.replayPiped(d, snap)
+	}
 	res, err := s.runRouted(d, p, snap)
 	return s.observeQuery(p, d, start, time.Now(), res, err)
 }

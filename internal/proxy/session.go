@@ -60,13 +60,10 @@ type session struct {
 	routed   bool     // between router Route and Observe
 	// roRefusals counts the running command's read-only refusals (refused).
 	roRefusals int
-	// diag: an answer relayed from one of the session's own connections
-	// had warnings or an error, which SHOW WARNINGS there would list, and
-	// no clean answer followed but of statements that leave them
-	// (keepDiag: SHOW WARNINGS, FOUND_ROWS()...). No read goes on a
-	// pipeline meanwhile (pipeline.go).
-	diag, keepDiag bool
-	draining       bool
+	// lastPiped is the session's last statement if it was a read answered
+	// on a pipeline (empty otherwise): see replayPiped.
+	lastPiped []byte
+	draining  bool
 
 	mu   sync.Mutex // guards prim and repl for readers on other goroutines
 	prim *backend

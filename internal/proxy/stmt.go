@@ -141,13 +141,16 @@ func (s *session) comExecute(p []byte) bool {
 	}
 	snap, _ := s.srv.src.Current()
 	d := s.rs.RoutePrepared(&st.rp, flags, snap, start)
-	s.keepDiag = d.Reason == router.ReasonSameAsLast
 	return s.runExecute(st, p, d, start)
 }
 
 // runExecute runs EXECUTE p of st where d says and observes it.
 func (s *session) runExecute(st *stmt, p []byte, d router.Decision, start time.Time) bool {
 	s.routed = true
+	if s.replays(d) {
+		snap, _ := s.srv.src.Current()
+		s.replayPiped(d, snap)
+	}
 	var res router.Result
 	var err error
 	if d.Target == router.TargetReplica {
