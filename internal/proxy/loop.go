@@ -69,12 +69,13 @@ type loop struct {
 	// Pipelines (pipeline.go): maxPipes per state, the sets by key, the
 	// pipelines by id with their generations and free ids, and pipelines
 	// opened by goroutines (under mu) not yet watched.
-	maxPipes int
-	pipeSets map[string]*pipeSet
-	pipes    []*pipe
-	pipeGens []int32
-	pipeFree []int32
-	opened   []pipeOpened
+	maxPipes  int
+	pipeSets  map[string]*pipeSet
+	pipeAvoid map[uint64]struct{} // digests whose reads keep off pipelines
+	pipes     []*pipe
+	pipeGens  []int32
+	pipeFree  []int32
+	opened    []pipeOpened
 }
 
 // The watched sockets of a session: token low bits.
@@ -109,7 +110,7 @@ func newLoop(srv *Server) (*loop, error) {
 		return nil, err
 	}
 	return &loop{srv: srv, epfd: epfd, evfd: evfd, events: make([]unix.EpollEvent, 256),
-		maxPipes: srv.config().Pipelines, pipeSets: map[string]*pipeSet{}}, nil
+		maxPipes: srv.config().Pipelines, pipeSets: map[string]*pipeSet{}, pipeAvoid: map[uint64]struct{}{}}, nil
 }
 
 // serve hands s to the loop and waits until the loop gives it back; the

@@ -147,7 +147,7 @@ func (l *loop) query(s *session, p []byte) {
 		l.giveBack(s, backRouted)
 		return
 	}
-	if l.maxPipes > 0 && s.pipeEligible(st, d) {
+	if l.maxPipes > 0 && s.pipeEligible(st, d) && !l.avoids(s.rs.Digest()) {
 		if node, ok := q.snap.Node(b.node); ok {
 			if ln := l.pipeFor(s, b, node.Address); ln != nil {
 				l.sendPipe(s, ln)

@@ -20,7 +20,7 @@ func (l *loop) sendPipe(s *session, p *pipe) {
 	s.routed = true
 	ls.pipeGen++
 	ls.pipe = p
-	p.fifo = append(p.fifo, pipeEntry{s: s, gen: ls.pipeGen, sent: l.now})
+	p.fifo = append(p.fifo, pipeEntry{s: s, gen: ls.pipeGen, sent: l.now, digest: s.rs.Digest()})
 	p.used = l.now
 	ls.phase = phasePipe
 	if err := p.b.conn.WriteRequest(ls.q.p); err != nil {
@@ -73,10 +73,12 @@ func (l *loop) pipeAnswers(p *pipe) {
 			}
 			continue
 		case mysqlwire.ScanStream:
+			l.avoid(p.fifo[p.head].digest)
 			l.closePipe(p, "large")
 			return
 		}
 		if conn.BufferFull() {
+			l.avoid(p.fifo[p.head].digest)
 			l.closePipe(p, "large")
 			return
 		}
@@ -112,6 +114,7 @@ func (l *loop) pipeAnswer(p *pipe, n int, cacheMetadata bool) {
 		// killed): the session's own connection gives the session's.
 		conn.DiscardBuffered(n)
 		l.srv.m.pipeAgain.WithLabelValues("error").Inc()
+		l.avoid(e.digest)
 		l.giveBack(s, backRouted)
 		return
 	}
@@ -190,6 +193,7 @@ func (l *loop) scanPipes() {
 		switch {
 		case p == nil:
 		case p.depth() > 0 && l.now.Sub(p.fifo[p.head].sent) > pipeStall:
+			l.avoid(p.fifo[p.head].digest)
 			l.closePipe(p, "stall")
 		case p.depth() == 0 && l.now.Sub(p.used) > pipeIdle:
 			l.closePipe(p, "idle")

@@ -82,9 +82,10 @@ type pipe struct {
 // gen (a session that moved on since is no longer waiting: its answer is
 // dropped).
 type pipeEntry struct {
-	s    *session
-	gen  uint32
-	sent time.Time
+	s      *session
+	gen    uint32
+	sent   time.Time
+	digest uint64
 }
 
 // pipeOpened is a pipeline connection opened (or not) by a goroutine for set.
@@ -104,6 +105,27 @@ func (s *session) pipeEligible(st router.Statement, d router.Decision) bool {
 		return false
 	}
 	return st.Independent() && !s.pinned()
+}
+
+// pipeAvoid is how many digests a loop remembers as not to pipeline: a
+// read of theirs answered an error or more than a pipeline's buffer holds,
+// or stalled a pipeline. Reads of the same shape mostly do it again; each
+// time costs running the read twice (and a new pipeline connection).
+const pipeAvoid = 4096
+
+// avoids reports whether reads of digest keep off pipelines.
+func (l *loop) avoids(digest uint64) bool {
+	_, ok := l.pipeAvoid[digest]
+	return ok
+}
+
+// avoid makes the loop send reads of digest to their sessions' own
+// connections from now on (a pipeline closed for one of them).
+func (l *loop) avoid(digest uint64) {
+	if len(l.pipeAvoid) >= pipeAvoid {
+		clear(l.pipeAvoid)
+	}
+	l.pipeAvoid[digest] = struct{}{}
 }
 
 // pipeFor returns the pipeline on which s's read can go to b's server now, or

@@ -102,6 +102,9 @@ func (s *Session) Reset(user, schema string) {
 		cnt: s.cnt, cntName: s.cntName}
 }
 
+// Digest is the digest of the statement last routed (until Observe).
+func (s *Session) Digest() uint64 { return s.cur.digest }
+
 // Pins reports the session state held on the primary connection.
 func (s *Session) Pins() Pins {
 	var p Pins
