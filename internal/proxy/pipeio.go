@@ -131,6 +131,9 @@ func (l *loop) pipeAnswer(p *pipe, n int, cacheMetadata bool) {
 		s.status = sum.Status
 	}
 	s.lastPiped = append(s.lastPiped[:0], q.p...)
+	if sum.Warnings > 0 {
+		s.warnPiped = append(s.warnPiped[:0], q.p...)
+	}
 	res, _, err := s.outcome(q, sum, err)
 	ls.keep = s.observeRun(q, l.now, res, err)
 	ls.q = inflight{}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -270,15 +271,20 @@ func (s *session) replays(d router.Decision) bool {
 	return d.Reason == router.ReasonSameAsLast && len(s.lastPiped) > 0
 }
 
-// replayPiped runs the session's last read, answered on a pipeline, again
-// on the connection where d sends the statement that depends on it, and
-// drops the answer: that connection then holds what the read left (found
-// rows, warnings, row count), as if it had run there. The read changed
-// nothing (router.Statement.Independent). A failure is left to the
-// statement that follows.
+// replayPiped runs the session's last read with warnings and its last read,
+// answered on pipelines, again on the connection where d sends the
+// statement that depends on them, and drops the answers: that connection
+// then holds what the reads left (found rows, warnings, row count), as if
+// they had run there (a read without a table, SELECT 1, leaves the
+// warnings before it). The reads changed nothing
+// (router.Statement.Independent). A failure is left to the statement that
+// follows.
 func (s *session) replayPiped(d router.Decision, snap *topology.Snapshot) {
-	sql := string(s.lastPiped[1:])
-	s.lastPiped = s.lastPiped[:0]
+	reads := []string{string(s.lastPiped[1:])}
+	if len(s.warnPiped) > 0 && !bytes.Equal(s.warnPiped, s.lastPiped) {
+		reads = []string{string(s.warnPiped[1:]), reads[0]}
+	}
+	s.lastPiped, s.warnPiped = s.lastPiped[:0], s.warnPiped[:0]
 	var b *backend
 	var err error
 	if d.Target == router.TargetReplica {
@@ -286,7 +292,9 @@ func (s *session) replayPiped(d router.Decision, snap *topology.Snapshot) {
 	} else {
 		b, err = s.primary()
 	}
-	if err == nil {
-		_, _ = b.conn.Exec(sql)
+	for _, sql := range reads {
+		if err == nil {
+			_, err = b.conn.Exec(sql)
+		}
 	}
 }

@@ -365,3 +365,87 @@ func waitPipeline(t *testing.T, h *harness, c *sql.Conn) {
 	}
 	t.Fatal("no read went on a pipeline within 3s")
 }
+
+// A mix of reads from many sessions (point reads, answers over the buffer,
+// reads with warnings then SHOW WARNINGS, failing reads, FOUND_ROWS())
+// gets exactly what a server would answer, for 3 seconds.
+func TestPipelinedReadsMixedLoad(t *testing.T) {
+	h := pipelineHarness(t)
+	db := textDB(h, 24)
+	sandboxtest.Exec(t, db, "CREATE TABLE pm (id INT PRIMARY KEY, v VARCHAR(20))",
+		"INSERT INTO pm SELECT seq, CONCAT('v', seq * 3) FROM seq_1_to_1000")
+	stop := time.Now().Add(3 * time.Second)
+	var wg sync.WaitGroup
+	for g := range 24 {
+		wg.Go(func() {
+			ctx := context.Background()
+			c, err := db.Conn(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			for i := 0; time.Now().Before(stop); i++ {
+				if err := mixedRead(ctx, c, g*7+i); err != nil {
+					t.Errorf("session %d, read %d: %v", g, i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := metricValue(t, h.reg, pipeStatements); got < 1000 {
+		t.Errorf("%v reads on pipelines, want thousands", got)
+	}
+}
+
+// mixedRead runs the i-th read of TestPipelinedReadsMixedLoad on c and
+// checks its answer.
+func mixedRead(ctx context.Context, c *sql.Conn, i int) error {
+	switch i % 25 {
+	case 0, 1: // larger than a pipeline's buffer
+		n := 1000 + i*997%100000
+		var s string
+		if err := c.QueryRowContext(ctx, "SELECT REPEAT('y', ?)", n).Scan(&s); err != nil || len(s) != n {
+			return fmt.Errorf("REPEAT('y', %d): %d bytes, %v", n, len(s), err)
+		}
+	case 2:
+		var v int
+		if err := c.QueryRowContext(ctx, "SELECT CAST('7x' AS SIGNED)").Scan(&v); err != nil || v != 7 {
+			return fmt.Errorf("read with a warning: %d, %v", v, err)
+		}
+		var n int
+		if err := c.QueryRowContext(ctx, "SELECT 5").Scan(&n); err != nil {
+			return err
+		}
+		if err := c.QueryRowContext(ctx, "SELECT @@warning_count").Scan(&n); err != nil || n != 1 {
+			return fmt.Errorf("@@warning_count after a read with a warning and a read without a table: %d, %v", n, err)
+		}
+	case 3:
+		if _, err := c.ExecContext(ctx, "SELECT nope FROM pm"); mysqlErrNo(err) != 1054 {
+			return fmt.Errorf("failing read: %v, want error 1054", err)
+		}
+	case 4:
+		rows, err := c.QueryContext(ctx, "SELECT id FROM pm WHERE id BETWEEN 10 AND 13")
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+		}
+		rows.Close()
+		var n int
+		if err := c.QueryRowContext(ctx, "SELECT FOUND_ROWS()").Scan(&n); err != nil || n != 4 {
+			return fmt.Errorf("FOUND_ROWS() after 4 rows: %d, %v", n, err)
+		}
+	default:
+		id := 1 + i*31%1000
+		var v string
+		if err := c.QueryRowContext(ctx, "SELECT v FROM pm WHERE id = ?", id).Scan(&v); err != nil {
+			return err
+		}
+		if want := fmt.Sprintf("v%d", id*3); v != want {
+			return fmt.Errorf("read of %d: %q, want %q", id, v, want)
+		}
+	}
+	return nil
+}
