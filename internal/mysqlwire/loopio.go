@@ -96,6 +96,16 @@ func (c *Conn) FlushPending() error {
 	return nil
 }
 
+// BufferedSummary is what RelayWhole(n) would learn of the whole answer in
+// the first n bytes of c's read buffer (status, warnings, error), without
+// relaying it.
+func (c *Conn) BufferedSummary(n int, serverCaps uint32, cacheMetadata bool) Summary {
+	b, _ := c.br.Peek(n)
+	w := wholeSummary{plain: true}
+	scanResult(b, serverCaps, cacheMetadata, &w)
+	return w.sum
+}
+
 // DiscardBuffered drops the first n bytes of c's read buffer (an answer
 // that ScanBufferedResult found whole and nobody will read).
 func (c *Conn) DiscardBuffered(n int) { _, _ = c.br.Discard(n) }

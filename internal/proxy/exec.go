@@ -41,7 +41,7 @@ func (s *session) beginExec(b *backend, p []byte) error {
 // endExec ends a statement begun on b whose relay returned sum and err.
 func (s *session) endExec(b *backend, sum mysqlwire.Summary, err error) (mysqlwire.Summary, error) {
 	s.cur = nil
-	s.lastPiped, s.warnPiped = s.lastPiped[:0], s.warnPiped[:0] // the session's last statement ran here
+	s.lastPiped = s.lastPiped[:0] // the session's last statement ran here
 	if s.deadline {
 		_ = b.conn.NetConn().SetReadDeadline(time.Time{})
 		s.deadline = false

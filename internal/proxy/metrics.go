@@ -98,7 +98,7 @@ func newMetrics(reg prometheus.Registerer, p *pool.Pool) (*metrics, error) {
 		}, []string{"why"}),
 		pipeAgain: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "vigil", Subsystem: "proxy", Name: "pipeline_reruns_total",
-			Help: "Reads sent on a pipeline that ran again on their session's own connection, by why (error: an error answer, which the session's connection gives again).",
+			Help: "Reads sent on a pipeline that ran again on their session's own connection, by why (diagnostics: an answer with warnings or an error, which the session's connection gives again).",
 		}, []string{"why"}),
 		now: time.Now,
 	}

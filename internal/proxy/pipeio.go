@@ -109,11 +109,12 @@ func (l *loop) pipeAnswer(p *pipe, n int, cacheMetadata bool) {
 		conn.DiscardBuffered(n)
 		return
 	}
-	if conn.NextIsErr() {
-		// Maybe the server's error, maybe the pipeline's (its connection
-		// killed): the session's own connection gives the session's.
+	if sum := conn.BufferedSummary(n, conn.Caps, cacheMetadata); sum.Err != nil || sum.Warnings > 0 {
+		// Where SHOW WARNINGS looks for them: on the session's own
+		// connection (an error may also be the pipeline's own, its
+		// connection killed).
 		conn.DiscardBuffered(n)
-		l.srv.m.pipeAgain.WithLabelValues("error").Inc()
+		l.srv.m.pipeAgain.WithLabelValues("diagnostics").Inc()
 		l.avoid(e.digest)
 		l.giveBack(s, backRouted)
 		return
@@ -131,9 +132,6 @@ func (l *loop) pipeAnswer(p *pipe, n int, cacheMetadata bool) {
 		s.status = sum.Status
 	}
 	s.lastPiped = append(s.lastPiped[:0], q.p...)
-	if sum.Warnings > 0 {
-		s.warnPiped = append(s.warnPiped[:0], q.p...)
-	}
 	res, _, err := s.outcome(q, sum, err)
 	ls.keep = s.observeRun(q, l.now, res, err)
 	ls.q = inflight{}

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -37,9 +36,10 @@ import (
 // session's connection first (replayPiped). Everything unusual is given
 // back to the session's goroutine to run again on the session's own
 // connection, which is safe because nothing of the answer reached the
-// client and the read changed nothing: an error answer (the server's, or
-// the pipeline's own if its connection was killed), an answer too large
-// for the pipeline's buffer, a pipeline that failed or whose oldest read
+// client and the read changed nothing: an answer with warnings or an error
+// (the server's, or the pipeline's own if its connection was killed), so
+// that SHOW WARNINGS finds them there, an answer too large for the
+// pipeline's buffer, a pipeline that failed or whose oldest read
 // took longer than pipeStall, and the loop stopping. KILL QUERY of a read
 // on a pipeline answers the interruption and kills the pipeline's server
 // thread; the pipeline's other reads run again.
@@ -109,7 +109,7 @@ func (s *session) pipeEligible(st router.Statement, d router.Decision) bool {
 }
 
 // pipeAvoid is how many digests a loop remembers as not to pipeline: a
-// read of theirs answered an error or more than a pipeline's buffer holds,
+// read of theirs answered warnings, an error or more than a pipeline's buffer holds,
 // or stalled a pipeline. Reads of the same shape mostly do it again; each
 // time costs running the read twice (and a new pipeline connection).
 const pipeAvoid = 4096
@@ -271,20 +271,16 @@ func (s *session) replays(d router.Decision) bool {
 	return d.Reason == router.ReasonSameAsLast && len(s.lastPiped) > 0
 }
 
-// replayPiped runs the session's last read with warnings and its last read,
-// answered on pipelines, again on the connection where d sends the
-// statement that depends on them, and drops the answers: that connection
-// then holds what the reads left (found rows, warnings, row count), as if
-// they had run there (a read without a table, SELECT 1, leaves the
-// warnings before it). The reads changed nothing
-// (router.Statement.Independent). A failure is left to the statement that
-// follows.
+// replayPiped runs the session's last read, answered on a pipeline, again
+// on the connection where d sends the statement that depends on it, and
+// drops the answer: that connection then holds what the read left (found
+// rows, row count; warnings cleared if it read a table), as if it had run
+// there. The read changed nothing (router.Statement.Independent); reads
+// with warnings never stay on a pipeline. A failure is left to the
+// statement that follows.
 func (s *session) replayPiped(d router.Decision, snap *topology.Snapshot) {
-	reads := []string{string(s.lastPiped[1:])}
-	if len(s.warnPiped) > 0 && !bytes.Equal(s.warnPiped, s.lastPiped) {
-		reads = []string{string(s.warnPiped[1:]), reads[0]}
-	}
-	s.lastPiped, s.warnPiped = s.lastPiped[:0], s.warnPiped[:0]
+	sql := string(s.lastPiped[1:])
+	s.lastPiped = s.lastPiped[:0]
 	var b *backend
 	var err error
 	if d.Target == router.TargetReplica {
@@ -292,9 +288,7 @@ func (s *session) replayPiped(d router.Decision, snap *topology.Snapshot) {
 	} else {
 		b, err = s.primary()
 	}
-	for _, sql := range reads {
-		if err == nil {
-			_, err = b.conn.Exec(sql)
-		}
+	if err == nil {
+		_, _ = b.conn.Exec(sql)
 	}
 }

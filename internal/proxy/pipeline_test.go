@@ -169,11 +169,11 @@ func TestPipelinedReadDiagnostics(t *testing.T) {
 		}
 		// An error, then a read without a table (which leaves the error
 		// listed), then SHOW WARNINGS.
-		errs := metricValue(t, h.reg, pipeReruns, "why", "error")
+		errs := metricValue(t, h.reg, pipeReruns, "why", "diagnostics")
 		if _, err := c.ExecContext(ctx, "SELECT no_such_column FROM DUAL"); mysqlErrNo(err) != 1054 {
 			t.Errorf("round %d: read of a missing column: %v, want error 1054", round, err)
 		}
-		if got := metricValue(t, h.reg, pipeReruns, "why", "error") - errs; got > 1 {
+		if got := metricValue(t, h.reg, pipeReruns, "why", "diagnostics") - errs; got > 1 {
 			t.Errorf("round %d: the failed read ran %v more times", round, got)
 		}
 		one("SELECT 2")

@@ -61,11 +61,9 @@ type session struct {
 	// roRefusals counts the running command's read-only refusals (refused).
 	roRefusals int
 	// lastPiped is the session's last statement if it was a read answered
-	// on a pipeline (empty otherwise); warnPiped the last such read since
-	// its last statement on its own connections that had warnings. See
-	// replayPiped.
-	lastPiped, warnPiped []byte
-	draining             bool
+	// on a pipeline (empty otherwise): see replayPiped.
+	lastPiped []byte
+	draining  bool
 
 	mu   sync.Mutex // guards prim and repl for readers on other goroutines
 	prim *backend
