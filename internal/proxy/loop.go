@@ -443,9 +443,15 @@ func (l *loop) giveBack(s *session, back loopBack) {
 }
 
 // scheduleScan makes sure a deadline scan is due within deadlineScan.
-func (l *loop) scheduleScan() {
-	if l.scanAt.IsZero() {
-		l.scanAt = l.now.Add(deadlineScan)
+func (l *loop) scheduleScan() { l.scheduleScanBy(l.now.Add(deadlineScan)) }
+
+// scheduleScanBy makes sure a deadline scan is due by t. A wait's timeout
+// far away costs nothing; one of a few milliseconds, armed at every wait,
+// costs about as much as the wait (see wait): pipelines ask for scans a
+// second or more ahead.
+func (l *loop) scheduleScanBy(t time.Time) {
+	if l.scanAt.IsZero() || t.Before(l.scanAt) {
+		l.scanAt = t
 	}
 }
 

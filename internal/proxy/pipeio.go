@@ -30,7 +30,7 @@ func (l *loop) sendPipe(s *session, p *pipe) {
 	if p.b.conn.Pending() {
 		p.out = false
 	}
-	l.scheduleScan()
+	l.scheduleScanBy(l.now.Add(pipeStall))
 }
 
 // pipeReady handles an event on pipeline id.
@@ -198,8 +198,10 @@ func (l *loop) scanPipes() {
 			l.closePipe(p, "stall")
 		case p.depth() == 0 && l.now.Sub(p.used) > pipeIdle:
 			l.closePipe(p, "idle")
+		case p.depth() > 0:
+			l.scheduleScanBy(p.fifo[p.head].sent.Add(pipeStall))
 		default:
-			l.scheduleScan()
+			l.scheduleScanBy(p.used.Add(pipeIdle))
 		}
 	}
 }

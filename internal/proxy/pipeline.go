@@ -260,7 +260,7 @@ func (l *loop) addPipe(o pipeOpened) {
 	l.pipesOpen.Add(1)
 	p.b.conn.SetNonblocking(true)
 	set.pipes = append(set.pipes, p)
-	l.scheduleScan()
+	l.scheduleScanBy(l.now.Add(pipeIdle))
 }
 
 // replays reports whether a statement routed by d depends on what the
