@@ -83,7 +83,7 @@ const (
 	sockClient = iota
 	sockPrimary
 	sockReplica
-	sockPipe      // token = lane id*sockKinds + sockPipe (lane.go)
+	sockPipe      // token = pipeline id*sockKinds + sockPipe (pipeline.go)
 	sockKinds = 4 // token = slot*sockKinds + kind
 )
 

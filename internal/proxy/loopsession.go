@@ -54,7 +54,7 @@ const (
 	phaseSending                  // the backend to take the rest of a request
 	phaseWaiting                  // the backend's answer
 	phaseFlush                    // the client to take the rest of an answer
-	phasePipe                     // a lane's answer (lane.go)
+	phasePipe                     // a pipeline's answer (pipeline.go)
 )
 
 // back is where a session in phase p stands when the loop stops.
