@@ -305,15 +305,7 @@ func TestLoopKillQueryWhileWaiting(t *testing.T) {
 	db := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
 	killer := h.open(h.dsn(app.User, app.Password, h.c.Database(), nil))
 	ctx := context.Background()
-	a, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	var id string
-	if err := a.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
-		t.Fatal(err)
-	}
+	a, id := connWithID(t, db)
 	for round := range 3 {
 		backs := metricValue(t, h.reg, loopHandbacks)
 		done := make(chan error, 1)
@@ -628,4 +620,20 @@ func TestLoopShutdownRestoresProcs(t *testing.T) {
 	if got := runtime.GOMAXPROCS(0); got != procs {
 		t.Errorf("GOMAXPROCS after a second Shutdown = %d, want %d", got, procs)
 	}
+}
+
+// connWithID takes one connection of db, closed at cleanup, and the
+// connection id it reports (CONNECTION_ID()), for KILL.
+func connWithID(t *testing.T, db *sql.DB) (*sql.Conn, string) {
+	t.Helper()
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var id string
+	if err := c.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return c, id
 }

@@ -218,15 +218,7 @@ func TestPipelinedReadKillQuery(t *testing.T) {
 	db := textDB(h, 1)
 	killer := textDB(h, 1)
 	ctx := context.Background()
-	a, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	var id string
-	if err := a.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
-		t.Fatal(err)
-	}
+	a, id := connWithID(t, db)
 	waitPipeline(t, h, a)
 	for round := range 2 {
 		killed := metricValue(t, h.reg, pipeCloses, "why", "killed")
