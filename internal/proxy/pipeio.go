@@ -150,9 +150,9 @@ func (l *loop) interruptPipe(s *session) {
 		return
 	}
 	l.giveBack(s, backInterrupted)
-	conn := p.b.conn
+	addr, thread := p.b.conn.Addr, p.b.conn.Greeting.ConnID
 	l.closePipe(p, "killed")
-	go l.srv.killThread(conn.Addr, conn.Greeting.ConnID, "CONNECTION")
+	go l.srv.killThread(addr, thread, "CONNECTION")
 }
 
 // pipeWaits reports whether s still waits for the answer of entry e.
@@ -179,9 +179,7 @@ func (l *loop) closePipe(p *pipe, why string) {
 	l.srv.pool.Discard(p.b.conn)
 	for _, e := range p.fifo[p.head:] {
 		if e.s.pipeWaits(e) {
-			if why != "idle" {
-				l.srv.m.pipeAgain.WithLabelValues(why).Inc()
-			}
+			l.srv.m.pipeAgain.WithLabelValues(why).Inc()
 			l.giveBack(e.s, backRouted)
 		}
 	}

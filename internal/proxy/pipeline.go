@@ -143,7 +143,7 @@ func (l *loop) pipeFor(s *session, b *backend, addr string) *pipe {
 	if (best == nil || best.depth() > 0) && len(set.pipes) < l.maxPipes && !set.opening && !l.now.Before(set.retryAt) {
 		set.opening = true
 		l.srv.m.pipeOpens.Inc()
-		go l.openPipe(set, s.dialConfig(addr), b.node, s.schema, slices.Clone(s.history), s.option)
+		go l.openPipe(set, s.dialConfig(addr), b.node, slices.Clone(s.history), s.option)
 	}
 	return best
 }
@@ -191,20 +191,21 @@ func (s *session) pipeKey(node string) string {
 	return k.String()
 }
 
-// openPipe opens a pipeline connection (on its own goroutine) and hands it to
-// the loop.
-func (l *loop) openPipe(set *pipeSet, dc mysqlwire.DialConfig, node, schema string, history []string, option uint16) {
+// openPipe opens a pipeline connection to node as dc says, brings it to the
+// session state (dc.DB, history, option), on its own goroutine, and hands
+// it to the loop.
+func (l *loop) openPipe(set *pipeSet, dc mysqlwire.DialConfig, node string, history []string, option uint16) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.srv.config().ConnectTimeout)
 	defer cancel()
 	o := pipeOpened{set: set}
 	pc, err := l.srv.pool.Get(ctx, dc)
 	if err == nil {
-		o.b = &backend{conn: pc, node: node, schema: schema, option: multiOption(pc.Caps)}
+		o.b = &backend{conn: pc, node: node, schema: dc.DB, option: multiOption(pc.Caps)}
 		switch {
 		case pc.ExtCaps != dc.ExtCaps:
 			err = errors.New("server capabilities differ from the session's")
 		default:
-			err = syncTo(o.b, schema, history, option)
+			err = syncTo(o.b, dc.DB, history, option)
 		}
 		if err == nil && !o.b.detach() {
 			err = errors.New("connection cannot be watched (TLS)")

@@ -259,11 +259,18 @@ func TestPipelinedReadKillQuery(t *testing.T) {
 func TestPipelinedReadStall(t *testing.T) {
 	h := pipelineHarness(t)
 	db := textDB(h, 4)
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitPipeline(t, h, c) // pipelines are per loop: the slow read goes on c
+	stalls := metricValue(t, h.reg, pipeCloses, "why", "stall")
 	start := time.Now()
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		var v int
-		if err := db.QueryRow("SELECT SLEEP(1.5) + 40").Scan(&v); err != nil || v != 40 {
+		if err := c.QueryRowContext(context.Background(), "SELECT SLEEP(1.5) + 40").Scan(&v); err != nil || v != 40 {
 			t.Errorf("slow read: %v %v", v, err)
 		}
 	})
@@ -281,6 +288,9 @@ func TestPipelinedReadStall(t *testing.T) {
 	wg.Wait()
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("reads took %v", d)
+	}
+	if got := metricValue(t, h.reg, pipeCloses, "why", "stall") - stalls; got != 1 {
+		t.Errorf("%v pipelines closed as stalled, want 1 (the slow read's)", got)
 	}
 }
 
